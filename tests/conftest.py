@@ -1,0 +1,21 @@
+"""Shared test set-up: every test runs in the quick profile with its own TEXTREC_HOME."""
+
+import os
+
+os.environ.setdefault("TEXTREC_PROFILE", "quick")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import textrec  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    home = tmp_path_factory.mktemp("textrec_home")
+    monkeypatch.setenv("TEXTREC_HOME", str(home))
+    monkeypatch.delenv("TEXTREC_DATA", raising=False)
+    monkeypatch.delenv("TEXTREC_CACHE", raising=False)
+    monkeypatch.delenv("TEXTREC_REPORTS", raising=False)
+    yield home
