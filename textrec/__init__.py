@@ -7,7 +7,8 @@ resolves to it, and checks the installed versions.
 
 import os as _os
 
-_os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+if not _os.environ.get("TF_USE_LEGACY_KERAS"):
+    _os.environ["TF_USE_LEGACY_KERAS"] = "1"
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from textrec import _environment  # noqa: E402
