@@ -55,3 +55,33 @@ def data_overview(reviews: pd.DataFrame, title: str | None = None):
         figure.suptitle(title)
     figure.tight_layout()
     return figure
+
+
+PIPELINE_STAGES = (
+    ("01", "Data", "load, clean,\nsplit leak-free"),
+    ("02", "Fine-tune", "BERT learns\nreview sentiment"),
+    ("03", "Interests", "u = M(x) from\na user's words"),
+    ("04-05", "Recommend", "two towers, CF,\nL = L_U + L_A + L_R"),
+    ("06", "Evaluate", "against strong\nbaselines"),
+    ("07", "Privacy", "scrub PII,\nDP-SGD"),
+    ("08", "Serve", "SavedModel\nover HTTP"),
+)
+
+
+def pipeline_diagram(stages=PIPELINE_STAGES):
+    """The course pipeline as a row of boxes (lesson number, stage, what it does)."""
+    figure, ax = plt.subplots(figsize=(13, 2.4))
+    width, gap = 1.55, 0.35
+    for index, (lesson, name, what) in enumerate(stages):
+        x = index * (width + gap)
+        ax.add_patch(plt.Rectangle((x, 0), width, 1.4, facecolor="#E8EEF7", edgecolor="#4C72B0"))
+        ax.text(x + width / 2, 1.2, f"lesson {lesson}", ha="center", va="center", fontsize=8, color="gray")
+        ax.text(x + width / 2, 0.95, name, ha="center", va="center", fontweight="bold")
+        ax.text(x + width / 2, 0.45, what, ha="center", va="center", fontsize=8.5)
+        if index:
+            ax.annotate("", xy=(x, 0.7), xytext=(x - gap, 0.7), arrowprops={"arrowstyle": "->"})
+    ax.set_xlim(-0.1, len(stages) * (width + gap))
+    ax.set_ylim(-0.1, 1.5)
+    ax.axis("off")
+    figure.tight_layout()
+    return figure
