@@ -1,7 +1,7 @@
 """An on-disk cache of sentence vectors, so each text is embedded once.
 
-Layout: one SQLite file per encoder, ``config.cache_dir() / "embeddings" / "<encoder name>.sqlite3"``,
-with one table::
+Layout: one SQLite file per encoder,
+``config.cache_dir() / "embeddings" / "<encoder name>.sqlite3"``, with one table::
 
     vectors(max_length INTEGER, text_sha1 TEXT, truncated INTEGER, vector BLOB,
             PRIMARY KEY (max_length, text_sha1))

@@ -95,6 +95,7 @@ def convert_safetensors_to_tf(source_dir: Path, target_dir: Path) -> Path:
         return target_dir
     target_dir.parent.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=f".{target_dir.name}.tmp-", dir=target_dir.parent))
+    os.chmod(temporary, 0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     try:
         _write_tf_checkpoint(source_dir, temporary)
         marker = {

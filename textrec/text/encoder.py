@@ -62,9 +62,9 @@ class ResolvedEncoder:
 
 
 def hub_offline() -> bool:
-    """Whether the Hugging Face Hub must not be contacted (``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``)."""
-    flags = (os.environ.get(name, "").strip().lower() for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-    return any(flag in ("1", "true", "yes", "on") for flag in flags)
+    """Whether ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` forbids contacting the Hub."""
+    flags = [os.environ.get(name, "") for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")]
+    return any(flag.strip().lower() in ("1", "true", "yes", "on") for flag in flags)
 
 
 def package_model_dir() -> Path | None:
@@ -134,7 +134,8 @@ def _resolve_folder(folder: Path, source: str) -> ResolvedEncoder:
         return ResolvedEncoder(source, name, local_dir=folder)
     if convert.has_safetensors_weights(folder):
         target = config.model_cache_dir() / f"{name}-tf"
-        return ResolvedEncoder(source, name, local_dir=convert.convert_safetensors_to_tf(folder, target))
+        converted = convert.convert_safetensors_to_tf(folder, target)
+        return ResolvedEncoder(source, name, local_dir=converted)
     raise FileNotFoundError(
         f"encoder folder {str(folder)!r} holds neither tf_model.h5 nor model.safetensors "
         "(PyTorch .bin weights need PyTorch: save them as safetensors first)"
@@ -175,10 +176,14 @@ def load_encoder(resolved: ResolvedEncoder | None = None):
     from transformers import AutoTokenizer, TFAutoModel
 
     resolved = resolve_encoder() if resolved is None else resolved
-    folder = resolved.local_dir if resolved.local_dir is not None else _fetch_from_hub(resolved.hub_id)
+    folder = resolved.local_dir
+    if folder is None:
+        folder = _fetch_from_hub(resolved.hub_id)
     with convert.quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True)
         model = TFAutoModel.from_pretrained(folder)
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(f"encoder {resolved.name!r} has no fast (Rust) tokenizer; textrec needs one")
+        raise ValueError(
+            f"encoder {resolved.name!r} has no fast (Rust) tokenizer; textrec needs one"
+        )
     return tokenizer, model
