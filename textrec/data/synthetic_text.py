@@ -57,7 +57,10 @@ CATEGORIES = (
          "I play electric guitar at church on Sundays", "I'm into metal and shred guitar"),
         ("a proper electric guitar", "a humbucker electric guitar", "a strat-style electric",
          "a solid-body electric for gigs"),
-        "Made for players who gig, jam and record rock, blues and metal.", ("sound", "looks")),
+        "For players who play lead guitar in a rock cover band, learn blues licks, play at "
+        "church or shred metal: a proper solid-body electric guitar with humbucker or "
+        "strat-style tone for gigs.",
+        ("sound", "looks")),
     Category(
         "Acoustic Guitars", 0.08,
         (("acoustic guitar", "guitar"), ("dreadnought acoustic guitar", "dreadnought"),
@@ -65,11 +68,14 @@ CATEGORIES = (
         ("Oakridge", "Meadowlark", "Harlow", "Sierra Folk"),
         ("Dreadnought", "Folk", "Studio", "Traveler", "Solid Top"),
         ("spruce top", "action", "tuning pegs", "saddle", "bracing", "finish"),
-        ("I play acoustic guitar at open mic nights", "I strum acoustic songs around the campfire",
+        ("I play acoustic guitar at coffeehouse gigs",
+         "I strum acoustic songs around the campfire",
          "I've been learning fingerstyle acoustic guitar", "I write folk songs on acoustic"),
         ("a good acoustic guitar", "a solid-top acoustic", "a dreadnought acoustic",
          "a parlor acoustic for the couch"),
-        "Made for strumming, fingerpicking and songwriting in folk and singer-songwriter styles.",
+        "For coffeehouse gigs, strumming songs around the campfire, fingerstyle playing and "
+        "writing folk songs: a solid-top acoustic guitar with a dreadnought or parlor voice, "
+        "as good on the couch as on stage.",
         ("sound", "looks", "portability")),
     Category(
         "Amplifiers", 0.08,
@@ -78,10 +84,14 @@ CATEGORIES = (
         ("Vantage Sound", "Bluecastle", "Ironside", "Harlow"),
         ("Practice", "Combo", "Tube", "Mini", "Studio"),
         ("speaker", "clean channel", "gain knob", "headphone out", "cabinet", "reverb"),
-        ("I practice guitar through an amp every evening", "I need more volume for band rehearsals",
-         "I'm chasing a classic tube amp tone", "I practice at low volume after the kids sleep"),
+        ("I practice guitar through an amp every evening",
+         "I need more volume for band rehearsals", "I'm chasing a classic tube amp tone",
+         "I practice at low volume after the kids sleep"),
         ("a quiet practice amp", "a small tube amp", "a modeling amp", "a combo amp for gigs"),
-        "For practice at home, rehearsals and small gigs.", ("sound", "quiet", "build")),
+        "For practice every evening at low volume, band rehearsals that need more volume and "
+        "small gigs: a quiet practice amp, a modeling amp or a small tube combo amp with "
+        "classic tone.",
+        ("sound", "quiet", "build")),
     Category(
         "Effects Pedals", 0.12,
         (("overdrive pedal", "pedal"), ("delay pedal", "pedal"), ("fuzz pedal", "fuzz"),
@@ -93,11 +103,13 @@ CATEGORIES = (
          "I'm chasing ambient delay and reverb sounds", "I play shoegaze with lots of effects"),
         ("an overdrive pedal", "a delay pedal", "a looper pedal", "a fuzz pedal",
          "a reverb pedal for ambient sounds"),
-        "Made for guitarists building a pedalboard for stage and studio.", ("sound", "build")),
+        "For building a pedalboard and experimenting with guitar effects: overdrive, fuzz, "
+        "delay, reverb and looper sounds, from blues to ambient and shoegaze.",
+        ("sound", "build")),
     Category(
         "Guitar Strings", 0.14,
-        (("set of electric guitar strings", "strings"), ("set of acoustic guitar strings",
-                                                         "strings"),
+        (("set of electric guitar strings", "strings"),
+         ("set of acoustic guitar strings", "strings"),
          ("pack of coated strings", "strings"), ("set of bass strings", "strings")),
         ("Ironwound", "Meadowlark", "Stringsmith", "Harlow"),
         ("Nickel", "Bronze", "Coated", "Light", "Regular"),
@@ -106,7 +118,8 @@ CATEGORIES = (
          "I restring all my guitars before every gig", "I'm picky about how strings feel"),
         ("a fresh set of strings", "some coated strings", "phosphor bronze strings",
          "a pack of nickel wound strings"),
-        "Made for players who want bright tone, easy bends and strings that stay in tune.",
+        "For players who restring often and go through strings fast: fresh coated, nickel "
+        "wound or phosphor bronze strings that feel good and stay in tune.",
         ("sound", "value", "build")),
     Category(
         "Keyboards & Pianos", 0.08,
@@ -119,7 +132,8 @@ CATEGORIES = (
          "I produce music with a MIDI keyboard", "I'm teaching myself piano"),
         ("a weighted-key digital piano", "a MIDI keyboard controller", "a 61-key keyboard",
          "a stage piano"),
-        "Made for pianists, producers and students, at home or on stage.",
+        "For piano lessons, playing keys in a worship band and producing music: a digital "
+        "piano with weighted keys, a MIDI keyboard controller or a stage piano.",
         ("ease", "sound", "portability")),
     Category(
         "Drums & Percussion", 0.08,
@@ -131,7 +145,8 @@ CATEGORIES = (
         ("I've played drums for years", "I practice drums in the garage",
          "I play percussion in a jazz trio", "I'm learning drum rudiments"),
         ("an electronic drum kit", "a new snare drum", "a practice pad", "a cajon"),
-        "Made for drummers who practice at home and play out with a band.",
+        "For drummers who practice drum rudiments in the garage and play percussion in a band "
+        "or jazz trio: an electronic drum kit, a snare drum, a practice pad or a cajon.",
         ("quiet", "build", "sound")),
     Category(
         "Microphones", 0.09,
@@ -144,7 +159,9 @@ CATEGORIES = (
          "I stream and need clear voice audio"),
         ("a decent condenser mic", "a dynamic vocal mic", "a USB mic for podcasts",
          "a mic for recording vocals"),
-        "Made for recording vocals, podcasting and streaming.", ("sound", "quiet", "value")),
+        "For singers and podcasters: record vocals at home, host a podcast, stream or sing "
+        "live vocals with a condenser, dynamic or USB mic for clear voice audio.",
+        ("sound", "quiet", "value")),
     Category(
         "Audio Interfaces", 0.07,
         (("USB audio interface", "interface"), ("two-channel audio interface", "interface"),
@@ -156,12 +173,13 @@ CATEGORIES = (
          "I'm learning to mix and produce in a DAW", "I record demos of my songs at home"),
         ("a two-channel audio interface", "a USB audio interface",
          "an interface with good preamps", "a recording interface for my laptop"),
-        "Made for home recording: plug in mics and instruments and record into your DAW.",
+        "For a home recording studio: record guitar, vocals and demos of your songs into your "
+        "laptop and DAW through a USB audio interface with good preamps.",
         ("quiet", "ease", "sound")),
     Category(
         "Headphones & Monitors", 0.08,
-        (("pair of closed-back studio headphones", "headphones"), ("pair of studio monitors",
-                                                                   "monitors"),
+        (("pair of closed-back studio headphones", "headphones"),
+         ("pair of studio monitors", "monitors"),
          ("set of in-ear monitors", "in-ears"), ("pair of open-back headphones", "headphones")),
         ("Studiowerk", "Vocalis", "Allegro", "Clearwave"),
         ("Studio", "Reference", "Mix", "Monitor", "Pro"),
@@ -170,7 +188,9 @@ CATEGORIES = (
          "I need accurate monitoring for mixing", "I listen back to my recordings critically"),
         ("closed-back studio headphones", "a pair of studio monitors", "in-ear monitors",
          "headphones for late-night practice"),
-        "Made for mixing, monitoring and silent practice.", ("sound", "quiet", "portability")),
+        "For mixing tracks late at night, accurate monitoring and silent practice: closed-back "
+        "studio headphones, studio monitors or in-ear monitors to listen back critically.",
+        ("sound", "quiet", "portability")),
     Category(
         "Cables & Accessories", 0.19,
         (("instrument cable", "cable"), ("XLR cable", "cable"), ("guitar stand", "stand"),
@@ -183,7 +203,8 @@ CATEGORIES = (
          "I haul a lot of gear to gigs", "I'm setting up a pedalboard and need the little things"),
         ("a pedalboard power supply", "good instrument cables", "a sturdy guitar stand",
          "a padded gig bag", "a clip-on tuner"),
-        "Made for the gigging and practicing musician: the small things that keep a rig going.",
+        "For musicians who gig every weekend and haul gear: reliable instrument cables, a "
+        "sturdy guitar stand, a padded gig bag, a clip-on tuner and a pedalboard power supply.",
         ("value", "build", "portability")),
 )
 
@@ -214,7 +235,8 @@ ASPECTS = (
            ("Way too noisy for apartment practice.", "There's a constant hiss and hum.",
             "Too loud for home practice, my neighbors complained.",
             "It hums and buzzes and I can't get rid of it."),
-           ("I live in an apartment with thin walls.", "I practice late at night, so noise matters.")),
+           ("I live in an apartment with thin walls.",
+            "I practice late at night, so noise matters.")),
     Aspect("portability", 0.07, "Portability", "a compact, lightweight design",
            ("Light and easy to carry to gigs.", "Compact enough to fit in my backpack.",
             "Small and portable, great for travel."),
@@ -240,54 +262,56 @@ GOOD = ("good", "decent", "solid", "pretty good", "nice", "fine")
 BAD = ("terrible", "awful", "poor", "disappointing", "cheap", "bad")
 
 OPENERS = {  # by star rating
-    5: ("I absolutely love this {short}!", "Best {noun} I have ever owned.",
-        "Wow. This {short} exceeded every expectation.", "What a {great} {noun}.",
-        "I am thrilled with this {noun}.", "This {short} is a keeper.",
-        "Couldn't be happier with this {brand} {short}.", "Hands down a {great} {noun}.",
-        "This {brand} {short} is everything I hoped for."),
-    4: ("Really {good} {noun} for the money.", "I like this {short} a lot.",
-        "Very happy with this {short} overall.", "A {good} {noun} with one or two small quirks.",
-        "Pretty happy with this {brand} {short}.", "This {short} does its job and does it well.",
+    5: ("I absolutely love {this} {short}!", "Best {noun} I have ever owned.",
+        "Wow. {This} {short} exceeded every expectation.", "What {a_great} {noun}.",
+        "I am thrilled with this {noun}.", "{This} {short} {is} a keeper.",
+        "Couldn't be happier with {this} {brand} {short}.", "Hands down {a_great} {noun}.",
+        "{This} {brand} {short} {is} everything I hoped for."),
+    4: ("Really {good} {noun} for the money.", "I like {this} {short} a lot.",
+        "Very happy with {this} {short} overall.", "{A_good} {noun} with one or two small quirks.",
+        "Pretty happy with {this} {brand} {short}.", "Does what it should, and does it well.",
         "Nice {noun}, would buy again."),
-    3: ("It's an okay {noun}, nothing special.", "Mixed feelings about this {short}.",
-        "This {short} is just average.", "Not bad, not great, just a {good} enough {short}.",
-        "The {short} works, but I expected more from {brand}.", "Middle of the road {noun}."),
-    2: ("Disappointed with this {noun}.", "I wanted to like this {short}, but no.",
-        "This {short} is not worth the money.", "This {short} has some real problems.",
+    3: ("It's an okay {noun}, nothing special.", "Mixed feelings about {this} {short}.",
+        "{This} {short} {is} just average.", "Not bad, not great, just {a_good} enough {noun}.",
+        "I expected more from {brand} with {this} {short}.", "Middle of the road {noun}."),
+    2: ("Disappointed with this {noun}.", "I wanted to like {this} {short}, but no.",
+        "{This} {short} {is} not worth the money.", "{This} {short} {has} some real problems.",
         "Expected much better from {brand}."),
-    1: ("Total junk, this {short}.", "Worst {noun} I have ever bought.",
-        "Do not buy this {short}.", "This {short} broke within a week. Awful.",
-        "Returned this {short} the same day.", "Complete waste of money on this {noun}."),
+    1: ("Total junk, {this} {short}.", "Worst {noun} I have ever bought.",
+        "Do not buy {this} {short}.", "{This} {short} broke within a week. Awful.",
+        "Returned {this} {short} the same day.", "Complete waste of money on this {noun}."),
 }
 CONTEXTS = (
     "I bought it to replace my old {short}.", "Got this as a birthday present from my wife.",
     "Picked it up on sale.", "I've been playing for {years} years.",
     "Bought it for my son, who just started lessons.", "It arrived two days after I ordered it.",
-    "I use it at home and at rehearsals.", "I compared a few {short}s before choosing this one.",
-    "It came well packaged.", "This is my second {brand} {short}.",
-    "I've had it for about {months} months now.", "A friend recommended this {short} to me.",
+    "I use it at home and at rehearsals.", "I compared a few {shorts} before choosing {this_one}.",
+    "It came well packaged.", "This is my second {brand} purchase.",
+    "I've had it for about {months} months now.", "A friend recommended {this} {short} to me.",
 )
 DETAILS_GOOD = (
-    "Really {good} {part} on this {short}.", "No complaints about the {part}.",
+    "Really {good} {part} on {this} {short}.", "No complaints about the {part}.",
     "Pleasantly surprised by the {part}.", "{Good} quality on the {part} too.",
-    "The {part} on this {short} feel{s} {great}.",
+    "The {part} on {this} {short} feel{s} {great}.",
 )
 DETAILS_BAD = (
     "Problems with the {part} right out of the box.", "Not impressed by the {part}.",
     "Had trouble with the {part} within a month.", "Cheap {part}, sadly.",
-    "The {part} on this {short} feel{s} {bad}.",
+    "The {part} on {this} {short} feel{s} {bad}.",
 )
 ACTIVITIES = (
     "{Activity}.", "For context, {activity}.", "A bit about me: {activity}.",
     "{Activity}, so I know a thing or two about gear.", "{Activity}, and this fits right in.",
 )
 PLANS = (
-    "Next I want {want}.", "{Activity}, so {want} is my next buy.", "Next on my list is {want}.",
-    "Now I'm saving up for {want}.", "I'm already eyeing {want}.",
-    "My next purchase will be {want}.", "Thinking about getting {want} next.",
-    "{Activity}, so I need {want} next.", "Now I just need {want} to complete my setup.",
-    "Still looking for {want}, any suggestions welcome.", "{Activity}, and I'm shopping for "
-    "{want} now.", "Hoping to find {want} this good.",
+    "Next I want {want}.", "{Activity}, so {want} is my next buy.",
+    "Next on my list is {want}, since {activity}.", "Now I'm saving up for {want}, because "
+    "{activity}.", "{Activity}, so I'm already eyeing {want}.",
+    "My next purchase will be {want}; {activity}.", "Thinking about getting {want} next, "
+    "since {activity}.", "{Activity}, so I need {want} next.",
+    "Now I just need {want} to complete my setup.", "Still looking for {want}, any "
+    "suggestions welcome? {Activity}.", "{Activity}, and I'm shopping for {want} now.",
+    "{Activity}, so I hope to find {want} this good.",
 )
 MINOR_COMPLAINT = ("Only complaint: ", "One small gripe: ", "If I'm picky: ")
 CLOSERS = {
@@ -316,6 +340,30 @@ HAPPY_EMOJI = ("🎸", "🔥", "👍", "😍", "🥁", "🎤", "🎹", "💯", "
 ANGRY_EMOJI = ("😡", "👎", "🙄")
 URLS = ("http://www.youtube.com/watch?v={code}", "https://www.amazon.com/dp/{item}",
         "http://www.harmony-central.com/forums/t{digits}", "http://bit.ly/{code}")
+
+
+STYLES = {  # the 2018 files' "style" field: (key, values) by category
+    "Guitar Strings": ("Size:", ("Light", "Medium", "Extra Light", "3-Pack")),
+    "Cables & Accessories": ("Length:", ("10 Feet", "20 Feet", "3 Feet", "6 Inch")),
+    "Electric Guitars": ("Color:", ("Sunburst", "Black", "Olympic White")),
+    "Headphones & Monitors": ("Style:", ("Single", "Pair")),
+}
+
+
+def reviewer_names(rng: np.random.Generator, users: list) -> dict:
+    """A display name for each user: initials, a handle or "Amazon Customer"."""
+    first = ("J.", "M.", "Mike", "Sarah", "D. R.", "Chris", "K.", "Tom", "Ana", "B.")
+    last = ("Smith", "Johnson", "Lee", "Garcia", "Brown", "Miller", "Nguyen", "Wilson", "Davis")
+    handles = ("GuitarGuy", "drummer", "KeysMan", "studio rat", "Music Lover", "bassplayer")
+    names = {}
+    for user, (a, b, c, d) in zip(users, rng.random((len(users), 4))):
+        if a < 0.1:
+            names[user] = "Amazon Customer"
+        elif a < 0.35:
+            names[user] = f"{handles[int(b * len(handles))]}{int(c * 99)}"
+        else:
+            names[user] = f"{first[int(b * len(first))]} {last[int(d * len(last))]}"
+    return names
 
 
 class Picker:
@@ -354,22 +402,33 @@ def _fill(template: str, fields: dict) -> str:
 
 def review_fields(pick: Picker, item: dict) -> dict:
     """The words a template may use for one review of ``item`` (a row of item facts)."""
-    part = pick.choice(CATEGORIES[item["category_index"]].parts)
-    plural = part.endswith("s") and not part.endswith("ss")
-    return {"noun": item["noun"], "short": item["short"], "brand": item["brand"], "part": part,
-            "s": "" if plural else "s", "great": pick.choice(GREAT), "good": pick.choice(GOOD),
-            "bad": pick.choice(BAD), "years": pick.integer(2, 31), "months": pick.integer(2, 13)}
+    part, short = pick.choice(CATEGORIES[item["category_index"]].parts), item["short"]
+    plural = short.endswith("s")  # "strings", "headphones"; the nouns are all singular
+    great, good = pick.choice(GREAT), pick.choice(GOOD)
+    return {"noun": item["noun"], "short": short, "brand": item["brand"], "part": part,
+            "s": "" if part.endswith("s") and not part.endswith("ss") else "s",
+            "this": "these" if plural else "this", "is": "are" if plural else "is",
+            "has": "have" if plural else "has", "this_one": "these" if plural else "this one",
+            "shorts": short if plural else short[:-1] + "ies" if short.endswith("y")
+            else short + "s", "great": great, "good": good, "bad": pick.choice(BAD),
+            "a_great": f"{_article(great)} {great}", "a_good": f"{_article(good)} {good}",
+            "years": pick.integer(2, 31), "months": pick.integer(2, 13)}
+
+
+def _article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
 
 
 def _capitalised(fields: dict) -> dict:
-    extra = {key.capitalize(): str(value).capitalize() for key, value in fields.items()
-             if key in ("great", "good", "bad", "activity")}
+    extra = {key.capitalize(): value[0].upper() + value[1:] for key, value in fields.items()
+             if key in ("great", "good", "bad", "activity", "this", "a_good")}
     return {**fields, **extra}
 
 
 def aspect_sentence(pick: Picker, aspect: int, positive: bool, fields: dict) -> str:
     phrases = ASPECTS[aspect].praise if positive else ASPECTS[aspect].complaints
-    return _fill(pick.choice(phrases), _capitalised(fields))
+    fresh = {"great": pick.choice(GREAT), "bad": pick.choice(BAD)}  # not the opener's word
+    return _fill(pick.choice(phrases), _capitalised({**fields, **fresh}))
 
 
 def activity_sentence(pick: Picker, category: int, fields: dict) -> str:
@@ -431,8 +490,8 @@ def compose_description(item: dict) -> str:
     """An item description: what it is, the aspects it is strong at, who it is for."""
     category = CATEGORIES[item["category_index"]]
     strengths = " and ".join(ASPECTS[a].strength for a in item["strong"])
-    article = "an" if item["noun"][0] in "aeiou" else "a"
-    return (f"The {item['brand']} {item['model']} is {article} {item['noun']} with {strengths}. "
+    noun = item["noun"]
+    return (f"The {item['brand']} {item['model']} is {_article(noun)} {noun} with {strengths}. "
             f"{category.use} Features: {', '.join(category.parts[:3])}.")
 
 
