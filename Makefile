@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    installs what is missing into .venv, then runs the whole pipeline (quick profile)
-#   make test   installs what is missing into .venv, then runs the tests and every notebook
+#   make test   installs what is missing into .venv, checks exercises/ against solutions/, then runs
+#               the tests, every notebook and every solution
 # A second call installs nothing: the install step is redone only when a requirements file changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -10,7 +11,7 @@ STAMP := $(VENV)/.textrec-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: run test install lab check-exercises clean
+.PHONY: run test install lab exercises check-exercises clean
 
 install: $(STAMP)
 
@@ -27,9 +28,16 @@ run: $(STAMP)
 	TEXTREC_PROFILE=$(PROFILE) $(BIN)/textrec pipeline
 
 test: $(STAMP)
+	$(BIN)/textrec exercises --check
 	TEXTREC_PROFILE=quick HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg \
-		$(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-cell-timeout=900 \
+		$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --nbval-cell-timeout=900 \
 		--durations=15 $(PYTEST_ARGS)
+
+exercises: $(STAMP)
+	$(BIN)/textrec exercises
+
+check-exercises: $(STAMP)
+	$(BIN)/textrec exercises --check
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

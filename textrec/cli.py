@@ -3,12 +3,15 @@
     textrec pipeline [--data SOURCE] [--profile quick|full] [--reports DIR] [--stages a,b]
     textrec env                 versions, profile and paths
     textrec download NAME       fetch a registry data set (online); `textrec download --list`
+    textrec exercises [--check] write exercises/ from solutions/ (--check: fail if stale)
+    textrec grade FOLDER        run and grade submitted exercise notebooks -> scores.csv/.md
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def _pipeline(args) -> int:
@@ -43,6 +46,36 @@ def _download(args) -> int:
     return 0
 
 
+def _exercises(args) -> int:
+    from textrec.grading import exercises
+
+    root = exercises.repository_root()
+    solutions = Path(args.solutions) if args.solutions else root / "solutions"
+    target = Path(args.exercises) if args.exercises else root / "exercises"
+    if args.check:
+        stale = exercises.stale_exercises(solutions, target)
+        for line in stale:
+            print(f"stale: {line}", file=sys.stderr)
+        if stale:
+            print(f"exercises are out of date with {solutions}: run `textrec exercises`", file=sys.stderr)
+            return 1
+        print(f"exercises up to date ({len(list(solutions.glob('*.ipynb')))} notebooks)")
+        return 0
+    changed = exercises.write_exercises(solutions, target)
+    for path in changed:
+        print(f"wrote {path}")
+    print(f"{len(changed)} exercise notebook(s) written, the others were up to date")
+    return 0
+
+
+def _grade(args) -> int:
+    from textrec.grading import grader
+
+    grader.grade_folder(args.folder, out=args.out, cell_timeout=args.cell_timeout,
+                        timeout=args.timeout, lesson=args.lesson)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textrec", description="textrec course tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -58,6 +91,24 @@ def build_parser() -> argparse.ArgumentParser:
     download.add_argument("name", nargs="?")
     download.add_argument("--list", action="store_true")
     download.set_defaults(func=_download)
+    exercises = commands.add_parser("exercises", help="generate exercises/ from solutions/")
+    exercises.add_argument("--check", action="store_true",
+                           help="write nothing; exit 1 listing the stale files if exercises/ is out of date")
+    exercises.add_argument("--solutions", help="solutions folder (default: <checkout>/solutions)")
+    exercises.add_argument("--exercises", help="exercises folder (default: <checkout>/exercises)")
+    exercises.set_defaults(func=_exercises)
+    grade = commands.add_parser(
+        "grade", help="run and grade a folder of submitted exercise notebooks",
+        description="Runs every .ipynb under FOLDER in its own kernel and writes scores.csv, "
+                    "scores.md and feedback/. WARNING: this executes the students' code with your "
+                    "permissions; for untrusted submissions run it in a container without network.")
+    grade.add_argument("folder", help="folder of submitted notebooks (one per student)")
+    grade.add_argument("--out", help="where to write the scores (default: FOLDER-grades next to FOLDER)")
+    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
+    grade.add_argument("--lesson", help="lesson of every submission, e.g. 01_data_preparation "
+                                        "(default: from each notebook)")
+    grade.set_defaults(func=_grade)
     return parser
 
 

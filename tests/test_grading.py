@@ -1,0 +1,492 @@
+"""Exercises, solutions and grading: generated stubs, the checks, `textrec exercises` and `textrec grade`."""
+
+import contextlib
+import csv
+import html
+import inspect
+import io
+import random
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell
+
+from textrec import cli, grading
+from textrec.data import schema, splits
+from textrec.grading import exercises, grader
+from textrec.grading.checking import TASKS
+from textrec.grading.data_preparation import reference_leaky_users
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
+DAY = 86_400
+
+
+def read(path):
+    return nbformat.read(path, as_version=4)
+
+
+def run_in_process(notebook):
+    """Run a notebook's code cells here, like a kernel that goes on after errors.
+
+    Returns (namespace, {cell index: (printed text, exception or None)})."""
+    namespace, results = {}, {}
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        printed, error = io.StringIO(), None
+        with contextlib.redirect_stdout(printed):
+            try:
+                exec(compile(cell.source, f"<cell {index}>", "exec"), namespace)
+            except Exception as exc:  # noqa: BLE001  (recorded, like a notebook does)
+                error = exc
+        results[index] = (printed.getvalue(), error)
+    return namespace, results
+
+
+def check_cells(notebook):
+    return {exercises.check_task(c): i for i, c in enumerate(notebook.cells) if exercises.check_task(c)}
+
+
+def lesson_of(path):
+    return read(path).metadata["textrec"]["lesson"]
+
+
+# ------------------------------------------------------------------ exercises from solutions
+
+def test_every_solution_has_its_exercise_and_every_lesson_its_tasks():
+    assert [p.name for p in SOLUTIONS] == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    assert {lesson_of(p) for p in SOLUTIONS} == set(TASKS) >= {
+        "01_data_preparation", "02_bert_finetuning", "03_interest_vectors"}
+    for path in SOLUTIONS:
+        notebook, tasks = read(path), TASKS[lesson_of(path)]
+        assert 2 <= len(tasks) <= 4
+        cells = check_cells(notebook)
+        assert sorted(cells) == [t.number for t in tasks]
+        for task in tasks:  # the check cell runs exactly what the grader runs
+            assert notebook.cells[cells[task.number]].source == task.check_source
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_exercise_has_a_stub_in_place_of_each_solution_region(path):
+    solution, exercise = read(path), read(ROOT / "exercises" / path.name)
+    assert len(solution.cells) == len(exercise.cells)
+    for before, after in zip(solution.cells, exercise.cells):
+        assert before.cell_type == after.cell_type and before.get("id") == after.get("id")
+        assert before.metadata == after.metadata
+        regions = exercises.solution_regions(before.source) if before.cell_type == "code" else []
+        stubs = re.findall(r'^( *)raise NotImplementedError\("Write your solution here \(task (\d)\)"\)$',
+                           after.source, re.MULTILINE)
+        assert len(stubs) == len(regions)
+        assert [indent for indent, _ in stubs] == [indent for indent, _ in regions]
+        assert exercises.BEGIN not in after.source and exercises.END not in after.source
+        if not regions:  # only the badge changes outside solution regions
+            assert after.source == before.source.replace("/blob/main/solutions/", "/blob/main/exercises/")
+    assert f"blob/main/exercises/{path.name})" in exercise.cells[0].source
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_no_solution_code_leaks_into_the_exercise(path):
+    solution = read(path)
+    outside = "\n".join(exercises.strip_solutions(c.source, 0) for c in solution.cells)
+    exercise_text = "\n".join(c.source for c in read(ROOT / "exercises" / path.name).cells)
+    lines = {line.strip() for c in solution.cells if c.cell_type == "code"
+             for _, region in exercises.solution_regions(c.source) for line in region}
+    secret = [line for line in lines if line and not line.startswith("#") and line not in outside]
+    assert len(secret) >= 12
+    assert [line for line in secret if line in exercise_text] == []
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_exercise_stubs_raise_and_their_checks_say_not_done(path):
+    exercise = read(ROOT / "exercises" / path.name)
+    namespace, results = run_in_process(exercise)
+    for task in TASKS[lesson_of(path)]:
+        stub = namespace[task.function]
+        arguments = [None] * len(inspect.signature(stub).parameters)
+        with pytest.raises(NotImplementedError, match=f"task {task.number}"):
+            stub(*arguments)
+        _, error = results[check_cells(exercise)[task.number]]
+        assert isinstance(error, grading.CheckFailed) and "not done yet" in str(error)
+
+
+@pytest.fixture(scope="module")
+def solved():
+    """The functions of every solution notebook, after checking that each runs cleanly."""
+    functions = {}
+    for path in SOLUTIONS:
+        notebook = read(path)
+        namespace, results = run_in_process(notebook)
+        assert [(i, e) for i, (_, e) in results.items() if e is not None] == []
+        for task in TASKS[lesson_of(path)]:
+            printed, _ = results[check_cells(notebook)[task.number]]
+            assert task.pass_line in printed
+            functions[task.function] = namespace[task.function]
+    return functions
+
+
+def test_every_check_passes_on_its_solution(solved, capsys):
+    for tasks in TASKS.values():
+        for task in tasks:
+            task.check(solved[task.function])
+    assert capsys.readouterr().out.count("✓ Task") == sum(len(t) for t in TASKS.values())
+
+
+# --------------------------------------------------------------- the checks, right and wrong
+
+def fails_with(check, function, hint):
+    with pytest.raises(grading.CheckFailed) as failure:
+        check(function)
+    assert hint in str(failure.value), str(failure.value)
+    assert isinstance(failure.value, AssertionError)
+
+
+def stub(*args):
+    raise NotImplementedError("Write your solution here (task 1)")
+
+
+@pytest.mark.parametrize("check", [t.check for tasks in TASKS.values() for t in tasks],
+                         ids=lambda c: c.__name__)
+def test_every_check_fails_a_stub_and_a_non_function(check):
+    fails_with(check, stub, "is not done yet")
+    fails_with(check, 42, "pass the function itself")
+
+
+def clean_without(step):
+    def clean(text):
+        if step != "unescape":
+            text = html.unescape(text)
+        text = re.sub(r"<[^>]*>", "" if step == "tag space" else " ", text)
+        if step != "urls":
+            text = re.sub(r"(?:https?://|www\.)\S+", " ", text)
+        return text if step == "whitespace" else re.sub(r"\s+", " ", text).strip()
+    return clean
+
+
+def test_clean_review_text_check():
+    grading.check_clean_review_text(clean_without(None))
+    fails_with(grading.check_clean_review_text, clean_without("unescape"), "HTML entities")
+    fails_with(grading.check_clean_review_text, clean_without("tag space"), "replace each tag with a space")
+    fails_with(grading.check_clean_review_text, clean_without("urls"), "a URL is still in the text")
+    fails_with(grading.check_clean_review_text, clean_without("whitespace"), "collapse every run")
+
+
+def split_by(columns, min_reviews=3):
+    def leave_last_out(reviews):
+        ordered = reviews.sort_values(columns, kind="stable")
+        from_end = ordered.groupby(schema.USER).cumcount(ascending=False)
+        enough = ordered[schema.USER].map(ordered[schema.USER].value_counts()) >= min_reviews
+        return (ordered[~enough | (from_end >= 2)], ordered[enough & (from_end == 1)],
+                ordered[enough & (from_end == 0)])
+    return leave_last_out
+
+
+def test_leave_last_out_check():
+    grading.check_leave_last_out(lambda reviews: tuple(splits.leave_last_out(reviews).frames().values()))
+    fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.TIMESTAMP]),
+               "user u1's test item should be the later of two same-day reviews: which column breaks ties?")
+    fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.ORDER]),
+               "user u2's validation review is not the right one in time")
+    fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.TIMESTAMP, schema.ORDER], 2),
+               "user u3 has only 2 review(s) but has one in validation")
+    fails_with(grading.check_leave_last_out, lambda reviews: splits.leave_last_out(reviews),
+               "return a tuple of three DataFrames")
+
+
+def leaky_users(strict_time=False, empty_texts_match=False, any_user_item=False):
+    def find(train, test):
+        both = train.merge(test, on=schema.USER, suffixes=("", "_test"))
+        late = both[schema.TIMESTAMP] > both[schema.TIMESTAMP + "_test"]
+        if not strict_time:
+            late |= ((both[schema.TIMESTAMP] == both[schema.TIMESTAMP + "_test"])
+                     & (both[schema.ORDER] >= both[schema.ORDER + "_test"]))
+        same_text = both[schema.TEXT] == both[schema.TEXT + "_test"]
+        if not empty_texts_match:
+            same_text &= both[schema.TEXT] != ""
+        users = set(both.loc[late | same_text | (both[schema.ITEM] == both[schema.ITEM + "_test"]), schema.USER])
+        if any_user_item:
+            users |= set(test.loc[test[schema.ITEM].isin(train[schema.ITEM]), schema.USER])
+        return users
+    return find
+
+
+def test_find_leaky_users_check():
+    grading.check_find_leaky_users(leaky_users())
+    fails_with(grading.check_find_leaky_users, leaky_users(strict_time=True), "compare (timestamp, order)")
+    fails_with(grading.check_find_leaky_users, leaky_users(empty_texts_match=True), "ignore them")
+    fails_with(grading.check_find_leaky_users, leaky_users(any_user_item=True), "another user reviewing")
+
+
+def test_reference_leaky_users_agrees_with_check_leakage():
+    rng = np.random.default_rng(1)
+    from textrec.grading.data_preparation import _random_leaky_split
+    for _ in range(3):
+        train, test = _random_leaky_split(rng)
+        by_check = {user for user, held_out in test.groupby(schema.USER)
+                    if splits.check_leakage(splits.Split(train[train[schema.USER] == user],
+                                                         train.iloc[:0], held_out, "one"))}
+        assert reference_leaky_users(train, test) == by_check and by_check
+
+
+def test_masked_mean_pool_check():
+    import tensorflow as tf
+
+    from textrec.text.pooling import mean_pool
+
+    grading.check_masked_mean_pool(mean_pool)
+
+    def unguarded(embeddings, mask):
+        mask = tf.cast(mask, embeddings.dtype)[:, :, tf.newaxis]
+        return tf.reduce_sum(embeddings * mask, 1) / tf.reduce_sum(mask, 1)
+
+    def by_length(embeddings, mask):
+        mask = tf.cast(mask, embeddings.dtype)[:, :, tf.newaxis]
+        return tf.reduce_sum(embeddings * mask, 1) / embeddings.shape[1]
+
+    fails_with(grading.check_masked_mean_pool, lambda e, m: tf.reduce_mean(e, axis=1),
+               "padding tokens were averaged in")
+    fails_with(grading.check_masked_mean_pool, unguarded, "gave NaN")
+    fails_with(grading.check_masked_mean_pool, by_length, "divided by the sequence length")
+    fails_with(grading.check_masked_mean_pool, lambda e, m: tf.reduce_mean(e, axis=2), "expected shape")
+
+
+def weights(formula):
+    def class_weights(labels):
+        classes, counts = np.unique(np.asarray(labels), return_counts=True)
+        return {int(c): formula(len(labels), len(classes), n) for c, n in zip(classes, counts)}
+    return class_weights
+
+
+def test_class_weights_check():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    grading.check_class_weights(lambda y: dict(zip(np.unique(y).tolist(), compute_class_weight(
+        "balanced", classes=np.unique(y), y=np.asarray(y)))))
+    fails_with(grading.check_class_weights, weights(lambda n, k, c: n / c), "divide by the number of classes")
+    fails_with(grading.check_class_weights, weights(lambda n, k, c: c / n), "rare classes must weigh more")
+    fails_with(grading.check_class_weights, lambda y: [2.0, 0.5], "return a dict")
+
+
+def deletion(global_seed=False, drop_all=False, seeded=True, shuffle=False):
+    def random_deletion(text, p, seed):
+        words = text.split()
+        if not words:
+            return ""
+        if global_seed:
+            random.seed(seed)
+        rng = random if global_seed else random.Random(seed if seeded else None)
+        kept = [w for w in words if rng.random() >= p]
+        if shuffle and p > 0:
+            rng.shuffle(kept)
+        return " ".join(kept) if kept or drop_all else rng.choice(words)
+    return random_deletion
+
+
+def test_random_deletion_check():
+    grading.check_random_deletion(deletion())
+    fails_with(grading.check_random_deletion, deletion(global_seed=True), "global random state")
+    fails_with(grading.check_random_deletion, deletion(drop_all=True), "exactly one word should be kept")
+    fails_with(grading.check_random_deletion, deletion(seeded=False), "the same seed must give the same text")
+    fails_with(grading.check_random_deletion, deletion(shuffle=True), "in their order")
+    fails_with(grading.check_random_deletion, lambda text, p, seed: text.split()[0] if text else "",
+               "with p=0 nothing is deleted")
+
+
+def interest(decay="half", unit=True, day=DAY, absolute=False):
+    def vector(review_vectors, timestamps, half_life_days):
+        reference = 0 if absolute else timestamps.max()
+        age = (reference - timestamps.astype(float)) / day
+        if absolute:
+            age = -age
+        weights = 0.5 ** (age / half_life_days) if decay == "half" else np.exp(-age / half_life_days)
+        summed = weights @ review_vectors
+        return summed / np.linalg.norm(summed) if unit else summed
+    return vector
+
+
+def test_recency_interest_vector_check():
+    grading.check_recency_interest_vector(interest())
+    check = grading.check_recency_interest_vector
+    fails_with(check, interest(day=1), "timestamps are in seconds but the half-life is in days")
+    fails_with(check, interest(unit=False), "scale it to unit length")
+    fails_with(check, interest(decay="exp"), "exactly half")
+    fails_with(check, interest(absolute=True), "the older reviews weigh more")
+
+
+def ndcg(discount=lambda r: 1 / np.log2(r + 1), normalise=True, ideal_over_all=False, cut=True):
+    def ndcg_at_k(ranked, relevant, k):
+        ranked = list(ranked)[:k] if cut else list(ranked)
+        dcg = sum(discount(r) for r, item in enumerate(ranked, start=1) if item in relevant)
+        n_ideal = len(relevant) if ideal_over_all else min(k, len(relevant))
+        return dcg / sum(discount(r) for r in range(1, n_ideal + 1)) if normalise else dcg
+    return ndcg_at_k
+
+
+def test_ndcg_at_k_check():
+    grading.check_ndcg_at_k(ndcg())
+    fails_with(grading.check_ndcg_at_k, ndcg(discount=lambda r: 1 / r), "1 / log2(r + 1)")
+    fails_with(grading.check_ndcg_at_k, ndcg(normalise=False), "divide it by the ideal DCG")
+    fails_with(grading.check_ndcg_at_k, ndcg(ideal_over_all=True), "at most k items")
+    fails_with(grading.check_ndcg_at_k, ndcg(cut=False), "only the first k ranks count")
+    with np.errstate(divide="ignore"):  # 1 / log2(1): the off-by-one this hint is about
+        fails_with(grading.check_ndcg_at_k, ndcg(discount=lambda r: 1 / np.log2(r)), "ranks count from 1")
+    fails_with(grading.check_ndcg_at_k, lambda ranked, relevant, k: "high", "return one number")
+
+
+def top_k(cosine=True, mask=True, reverse=False):
+    def recommend(user, items, seen, k):
+        scores = items @ user
+        if cosine:
+            scores = scores / (np.linalg.norm(items, axis=1) * np.linalg.norm(user))
+        if mask:
+            scores[list(seen)] = -np.inf
+        best = np.argsort(-scores, kind="stable")[:k]
+        return best[::-1] if reverse else best
+    return recommend
+
+
+def test_recommend_top_k_check():
+    grading.check_recommend_top_k(top_k())
+    fails_with(grading.check_recommend_top_k, top_k(cosine=False), "cosine similarity divides by the lengths")
+    fails_with(grading.check_recommend_top_k, top_k(mask=False), "item 0 was already seen")
+    fails_with(grading.check_recommend_top_k, top_k(reverse=True), "the right items in the wrong order")
+
+
+# ----------------------------------------------------------------------- textrec exercises
+
+def test_strip_solutions_keeps_indentation_and_rejects_broken_markers():
+    source = "def f(x):\n    ### BEGIN SOLUTION\n    return x + 1\n    ### END SOLUTION\n"
+    assert exercises.strip_solutions(source, 2) == (
+        'def f(x):\n    raise NotImplementedError("Write your solution here (task 2)")\n')
+    with pytest.raises(ValueError, match="without an"):
+        exercises.solution_regions("### BEGIN SOLUTION\nx = 1")
+    solution = read(SOLUTIONS[0])
+    solution.cells = [c for c in solution.cells if exercises.check_task(c) is None]
+    with pytest.raises(ValueError, match="no check cell"):
+        exercises.exercise_from_solution(solution)
+
+
+def test_exercises_check_passes_on_the_repository(capsys):
+    assert cli.main(["exercises", "--check"]) == 0
+    assert "exercises up to date" in capsys.readouterr().out
+
+
+def test_exercises_check_fails_on_a_tampered_copy_and_regenerating_fixes_it(tmp_path, capsys):
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
+    folders = ["--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
+    assert cli.main(["exercises", "--check", *folders]) == 0
+
+    edited = tmp_path / "exercises" / "01_data_preparation.ipynb"
+    edited.write_text(edited.read_text().replace("Write your solution here (task 2)", "return None"))
+    (tmp_path / "exercises" / "03_interest_vectors.ipynb").unlink()
+    assert cli.main(["exercises", "--check", *folders]) == 1
+    stale = capsys.readouterr().err
+    assert "01_data_preparation.ipynb: differs" in stale and "03_interest_vectors.ipynb: missing" in stale
+    assert "02_bert_finetuning" not in stale
+
+    assert cli.main(["exercises", *folders]) == 0
+    assert cli.main(["exercises", "--check", *folders]) == 0
+    assert edited.read_text() == (ROOT / "exercises" / edited.name).read_text()
+
+
+# --------------------------------------------------------------------------- textrec grade
+
+def test_lesson_is_read_from_metadata_then_file_name_then_check_calls(tmp_path):
+    notebook = read(SOLUTIONS[1])
+    assert grader.identify_lesson(notebook, Path("alice.ipynb")) == "02_bert_finetuning"
+    notebook.metadata.pop("textrec")
+    assert grader.identify_lesson(notebook, Path("02_mine.ipynb")) == "02_bert_finetuning"
+    assert grader.identify_lesson(notebook, Path("alice.ipynb")) == "02_bert_finetuning"
+    notebook.cells = []
+    assert grader.identify_lesson(notebook, Path("alice.ipynb")) is None
+
+
+def edit(notebook, starts_with, old, new):
+    cell = next(c for c in notebook.cells if c.source.startswith(starts_with))
+    assert old in cell.source
+    cell.source = cell.source.replace(old, new)
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """Grades four submissions made from solutions/01: right, partly right, broken, never-ending."""
+    folder = tmp_path_factory.mktemp("submissions")
+    source = ROOT / "solutions" / "01_data_preparation.ipynb"
+
+    right = read(source)  # plus a cell that shows where and how the kernel runs
+    right.cells.insert(3, new_code_cell(
+        "import os\nprint(os.environ['TEXTREC_PROFILE'], os.environ['TEXTREC_HOME'], os.getcwd())"))
+    nbformat.write(right, folder / "alice.ipynb")
+
+    partly = read(source)  # ignores the tie rule; task 3 left as the stub; check 1 "edited"
+    edit(partly, "def leave_last_out", "[schema.USER, schema.TIMESTAMP, schema.ORDER]",
+         "[schema.USER, schema.TIMESTAMP]")
+    partly_task_3 = next(c for c in partly.cells if c.source.startswith("def find_leaky_users"))
+    partly_task_3.source = exercises.strip_solutions(partly_task_3.source, 3)
+    next(c for c in partly.cells if exercises.check_task(c) == 1).source = "print('✓ Task 1 passed')"
+    nbformat.write(partly, folder / "bob.ipynb")
+
+    (folder / "carol.ipynb").write_text('{"cells": [ this is not a notebook')
+
+    looping = read(source)  # a never-ending cell after task 1's check
+    looping.cells.insert(check_cells(looping)[1] + 1, new_code_cell("while True:\n    pass"))
+    nbformat.write(looping, folder / "dave.ipynb")
+
+    out = tmp_path_factory.mktemp("grades")
+    lines = []
+    submissions = grader.grade_folder(folder, out=out, cell_timeout=10, timeout=90, progress=lines.append)
+    return {s.student: s for s in submissions}, out, lines
+
+
+def test_grader_scores_each_submission(graded):
+    submissions, out, lines = graded
+    assert [(name, s.score, s.out_of) for name, s in submissions.items()] == [
+        ("alice", 3, 3), ("bob", 1, 3), ("carol", 0, 3), ("dave", 3, 3)]
+    bob = {r.number: r for r in submissions["bob"].results}
+    assert bob[1].passed  # its edited check cell was replaced by the real check, which passes
+    assert "task 1: the check cell was edited" in submissions["bob"].notes[0]
+    assert "which column breaks ties?" in bob[2].reason and not bob[2].reason.startswith("Task")
+    assert bob[3].reason.startswith("not done yet")
+    assert [r.reason for r in submissions["carol"].results] == ["not a readable notebook"] * 3
+    assert "NotJSONError" in submissions["carol"].notes[0]
+    assert any("while True" in p and "10 s cell limit" in p for p in submissions["dave"].problems)
+    assert 10 <= submissions["dave"].seconds < 60
+    assert len(lines) == 6 and lines[1].startswith("[1/4] alice: 3/3 tasks in")
+
+
+def test_grader_runs_each_kernel_in_a_fresh_directory_with_the_quick_profile(graded):
+    alice = graded[0]["alice"].executed
+    profile, home, cwd = alice.cells[3].outputs[0]["text"].split()
+    assert profile == "quick" and Path(home).parent.resolve() == Path(cwd).resolve()
+    assert "textrec-grade-" in cwd and not Path(cwd).exists()  # removed afterwards
+
+
+def test_grader_writes_the_score_tables_and_feedback(graded):
+    _, out, _ = graded
+    with (out / "scores.csv").open() as handle:
+        rows = {row["student"]: row for row in csv.DictReader(handle)}
+    assert rows["alice"]["task 1"] == rows["alice"]["task 3"] == "pass" and rows["alice"]["total"] == "3"
+    assert rows["bob"]["task 3"].startswith("not done yet") and rows["bob"]["total"] == "1"
+    assert rows["carol"]["total"] == "0" and "NotJSONError" in rows["carol"]["notes"]
+    table = (out / "scores.md").read_text()
+    assert "| alice | 01_data_preparation | ✓ | ✓ | ✓ | 3/3 |" in table
+    assert sorted(p.name for p in (out / "feedback").iterdir()) == [
+        "alice.md", "bob.md", "carol.md", "dave.md"]
+    feedback = (out / "feedback" / "bob.md").read_text()
+    assert "1 of 3 tasks passed" in feedback and "which column breaks ties?" in feedback
+    executed = read(out / "executed" / "dave.ipynb")
+    assert any(o.get("ename") == "TimeoutError" for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_grade_command_reports_a_missing_folder(tmp_path, capsys):
+    assert cli.main(["grade", str(tmp_path / "nowhere")]) == 2
+    assert "not a folder" in capsys.readouterr().err
+    pd.DataFrame().to_csv(tmp_path / "notes.csv")
+    assert cli.main(["grade", str(tmp_path)]) == 2
+    assert "no .ipynb files" in capsys.readouterr().err
