@@ -1,0 +1,58 @@
+"""Models: towers, two-tower retrieval, collaborative filtering and the joint-loss model.
+
+Text enters every model as precomputed vectors keyed by id (a user's interest vector, an
+item's text vector); see :mod:`textrec.models.text_table` for the accepted forms.
+"""
+
+from textrec.models.factorization import ImplicitMatrixFactorization, MatrixFactorization
+from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
+from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
+from textrec.models.losses import average_loss
+from textrec.models.neighbours import (
+    history_neighbour_scores,
+    neighbour_scores,
+    neighbour_weights,
+    text_neighbour_scores,
+    user_item_matrix,
+)
+from textrec.models.retrieval import (
+    TwoTowerModel,
+    candidate_id_embeddings,
+    candidate_sampling_probabilities,
+)
+from textrec.models.text_table import TextVectorTable, as_id_matrix, stack_vectors
+from textrec.models.towers import CANDIDATE_VECTOR, QUERY_VECTOR, CandidateTower, QueryTower, Tower
+from textrec.models.training import EpochTimer, fit_model, make_optimizer
+
+__all__ = [
+    "CANDIDATE_VECTOR",
+    "QUERY_VECTOR",
+    "REVIEW_VECTOR",
+    "CandidateTower",
+    "EpochTimer",
+    "ImplicitMatrixFactorization",
+    "JointModel",
+    "MatrixFactorization",
+    "QueryTower",
+    "TextVectorTable",
+    "Tower",
+    "TwoTowerModel",
+    "as_id_matrix",
+    "average_loss",
+    "build_index",
+    "candidate_embeddings",
+    "candidate_id_embeddings",
+    "candidate_sampling_probabilities",
+    "fit_model",
+    "history_neighbour_scores",
+    "make_optimizer",
+    "neighbour_scores",
+    "neighbour_weights",
+    "recommend",
+    "review_dataset",
+    "score_matrix",
+    "sentiment_labels",
+    "stack_vectors",
+    "text_neighbour_scores",
+    "user_item_matrix",
+]
