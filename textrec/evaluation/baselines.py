@@ -30,3 +30,30 @@ def most_popular_scores(train: pd.DataFrame, item_ids, n_users: int) -> np.ndarr
 def random_scores(n_users: int, n_items: int, seed: int = 0) -> np.ndarray:
     """Uniform random scores [n_users, n_items]: the floor any model must clear."""
     return np.random.default_rng(seed).random((n_users, n_items))
+
+
+class MostPopular:
+    """Most popular as a fitted model (``fit(X)``, ``score(history)``) for the evaluation
+    harness: every user gets the items' interaction counts in ``X``, ties broken the same way
+    as :func:`most_popular_scores` (lower item index first)."""
+
+    name = "most popular"
+    GRID: dict = {}
+
+    def __init__(self):
+        self.popularity = None
+
+    def params(self) -> dict:
+        return {}
+
+    def fit(self, interactions) -> "MostPopular":
+        """Counts of the binary ``interactions`` [n users, n items]."""
+        counts = np.asarray((interactions > 0).sum(axis=0), dtype=float).ravel()
+        self.popularity = counts - 1e-6 * np.arange(len(counts)) / max(len(counts), 1)
+        return self
+
+    def score(self, history) -> np.ndarray:
+        """The popularity row repeated: float [n users, n items] (a broadcast view)."""
+        if self.popularity is None:
+            raise ValueError("MostPopular is not fitted yet: call fit(interactions) first")
+        return np.broadcast_to(self.popularity, (history.shape[0], len(self.popularity)))

@@ -1,0 +1,84 @@
+"""The course's own models as score matrices over an :class:`InteractionData`'s users and items,
+so they can be evaluated beside the baselines.
+
+* :func:`text_only_model`: lesson 03's text-only recommender (interest vectors . item text
+  vectors) fitted on the TRAIN reviews, or on train + validation for the refit;
+* :func:`text_only_scores`: its scores, users without usable text falling back to popularity;
+* :func:`two_tower_scores`: lesson 04's text-aware two-tower (id embeddings and text vectors
+  in both towers, in-batch softmax with the log-Q correction), trained briefly.
+
+They import TensorFlow (through the encoder and the towers); the rest of
+``textrec.evaluation`` does not.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from textrec import config
+from textrec.evaluation.protocol import InteractionData
+
+
+def fit_frame(data: InteractionData, fit: str = "train") -> pd.DataFrame:
+    """The reviews a model may read for ``fit``: train, or train + validation."""
+    if data.split is None:
+        raise ValueError("this InteractionData has no split frames; build it with from_split")
+    if fit == "train":
+        return data.split.train
+    if fit == "train+validation":
+        return pd.concat([data.split.train, data.split.validation], ignore_index=True)
+    raise ValueError(f"fit must be 'train' or 'train+validation', got {fit!r}")
+
+
+def text_only_model(data: InteractionData, items: pd.DataFrame, embedder, fit: str = "train",
+                    method: str = "mean", **options):
+    """A :class:`textrec.interests.TextOnlyRecommender` over ``data``'s users and items, from
+    the reviews of ``fit`` only (``options`` go to ``fit_text_recommender``)."""
+    from textrec import interests
+
+    frame = fit_frame(data, fit)
+    review_vectors, description_vectors = interests.embed_train_and_items(frame, items, embedder)
+    return interests.fit_text_recommender(frame, items, review_vectors, description_vectors,
+                                          method=method, user_ids=data.user_ids,
+                                          item_ids=data.item_ids, **options)
+
+
+def text_only_scores(model, data: InteractionData, fit: str = "train") -> np.ndarray:
+    """Cosine scores [n users, n items]; users without usable text get the items' popularity
+    (scaled below the smallest cosine gap, so it only orders them)."""
+    popularity = data.item_popularity(fit)
+    return model.scores(fallback=popularity / max(popularity.max(), 1.0))
+
+
+def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
+                     embedding_dim: int = 32, hidden_units=(64,), epochs: int | None = None,
+                     batch_size: int | None = None, learning_rate: float = 0.01,
+                     temperature: float | None = None, seed: int = config.SEED) -> np.ndarray:
+    """Train a text-aware two-tower on the interactions of ``fit`` and score every user
+    against every item: float32 [n users, n items].
+
+    ``user_vectors`` / ``item_vectors``: text vectors by id (e.g. the text-only model's
+    ``users`` and ``items``, any form of :mod:`textrec.models.text_table`). ``epochs`` and
+    ``batch_size`` default to the active profile's.
+    """
+    from textrec import models
+    from textrec.data import tfdata
+
+    frame = fit_frame(data, fit)
+    users = [str(u) for u in data.user_ids]
+    items = [str(i) for i in data.item_ids]
+    dataset = tfdata.interactions_dataset(frame, batch_size=batch_size, shuffle=True, seed=seed)
+    probabilities = models.candidate_sampling_probabilities(frame)
+
+    def build():
+        return models.TwoTowerModel(
+            models.QueryTower(users, embedding_dim, user_vectors, hidden_units=hidden_units),
+            models.CandidateTower(items, embedding_dim, item_vectors, hidden_units=hidden_units),
+            temperature=temperature, remove_accidental_hits=True,
+            candidate_probabilities=probabilities)
+
+    history = models.fit_model(build, dataset, epochs=epochs, learning_rate=learning_rate,
+                               seed=seed)
+    model = history.model
+    return models.score_matrix(model.query_model, model.candidate_model, users, items)

@@ -1,0 +1,156 @@
+"""The evaluation protocol: which interactions a model learns from, which it must find, and
+which it may not recommend.
+
+:class:`InteractionData` turns a :class:`textrec.data.splits.Split` (chronological
+leave-last-out by default, or the per-user ratio split) into binary CSR matrices
+[number of users, number of items] over one fixed user and item order:
+
+* ``fit_matrix(refit)``: what a model is fitted on, ``train`` or, for the refit,
+  ``train + validation``;
+* ``history(part, refit)``: what an item-based model reads as the user's past when scoring
+  (the same matrix as the fit);
+* ``targets(part)``: the held-out items of ``part`` ("validation" or "test");
+* ``exclude(part)``: the items never to recommend: train items, and on test the validation
+  items too (the user already has them), whether or not the model was refitted.
+
+Two ways to report test, always named: ``fit="train"`` (the model chosen on validation, as it
+was) and ``fit="train+validation"`` (the same hyper-parameters refitted on train and
+validation, which sees one more interaction per user and is what one would ship).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from textrec.data import schema, splits
+
+PARTS = ("validation", "test")
+FITS = ("train", "train+validation")
+
+
+def interaction_matrix(frame: pd.DataFrame, user_ids, item_ids) -> sp.csr_matrix:
+    """Binary CSR float32 [len(user_ids), len(item_ids)]: 1 where the user interacted with the
+    item in ``frame``. Ids not in ``user_ids`` / ``item_ids`` are dropped."""
+    users = pd.Index(user_ids).get_indexer(frame[schema.USER])
+    items = pd.Index(item_ids).get_indexer(frame[schema.ITEM])
+    known = (users >= 0) & (items >= 0)
+    matrix = sp.csr_matrix((np.ones(int(known.sum()), np.float32), (users[known], items[known])),
+                           shape=(len(user_ids), len(item_ids)))
+    matrix.sum_duplicates()
+    matrix.data[:] = 1.0
+    return matrix
+
+
+def _check_part(part: str) -> None:
+    if part not in PARTS:
+        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
+
+
+def _check_fit(fit: str) -> None:
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+
+
+def _binary_sum(a: sp.csr_matrix, b: sp.csr_matrix) -> sp.csr_matrix:
+    total = (a + b).tocsr()
+    total.data[:] = 1.0
+    return total
+
+
+@dataclasses.dataclass
+class InteractionData:
+    """Train, validation and test interactions as binary matrices over fixed id orders.
+
+    ``user_ids`` [n users] and ``item_ids`` [n items] are sorted; ``train``, ``validation``
+    and ``test`` are binary CSR float32 [n users, n items]. ``split`` keeps the frames (for
+    text models); it is not needed by the matrix models.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    train: sp.csr_matrix
+    validation: sp.csr_matrix
+    test: sp.csr_matrix
+    protocol: str = "leave-last-out"
+    split: splits.Split | None = None
+
+    @classmethod
+    def from_split(cls, split: splits.Split, item_ids=None) -> "InteractionData":
+        """Matrices of ``split``; users and items are every id seen in any part (sorted),
+        unless ``item_ids`` fixes the item order (e.g. a text model's)."""
+        frames = split.frames().values()
+        user_ids = np.array(sorted(set().union(*(set(f[schema.USER]) for f in frames))), object)
+        if item_ids is None:
+            item_ids = sorted(set().union(*(set(f[schema.ITEM]) for f in frames)))
+        item_ids = np.asarray(list(item_ids), dtype=object)
+        parts = {name: interaction_matrix(frame, user_ids, item_ids)
+                 for name, frame in split.frames().items()}
+        return cls(user_ids, item_ids, **parts, protocol=split.protocol, split=split)
+
+    @classmethod
+    def from_reviews(cls, reviews: pd.DataFrame, protocol: str = "leave-last-out",
+                     **options) -> "InteractionData":
+        """Split clean reviews with ``protocol`` ("leave-last-out", the default, or "ratio",
+        with ``options`` for :func:`textrec.data.splits.ratio_split`) and check for leakage."""
+        if protocol == "leave-last-out":
+            split = splits.leave_last_out(reviews, **options)
+        elif protocol == "ratio":
+            split = splits.ratio_split(reviews, **options)
+        else:
+            raise ValueError(f"unknown protocol {protocol!r}; use 'leave-last-out' or 'ratio'")
+        splits.assert_no_leakage(split)
+        return cls.from_split(split)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.user_ids)
+
+    @property
+    def n_items(self) -> int:
+        return len(self.item_ids)
+
+    def fit_matrix(self, fit: str = "train") -> sp.csr_matrix:
+        """The interactions a model is fitted on: train, or train + validation."""
+        _check_fit(fit)
+        return self.train if fit == "train" else _binary_sum(self.train, self.validation)
+
+    def history(self, part: str, fit: str = "train") -> sp.csr_matrix:
+        """What a model reads as each user's past when scoring ``part``: the fit matrix.
+
+        On validation only ``fit="train"`` is allowed (the validation items are the answers).
+        """
+        _check_part(part)
+        if part == "validation" and fit != "train":
+            raise ValueError("validation is scored from train only; refit is for test")
+        return self.fit_matrix(fit)
+
+    def targets(self, part: str) -> sp.csr_matrix:
+        """The held-out items of ``part``: binary CSR [n users, n items]."""
+        _check_part(part)
+        return self.validation if part == "validation" else self.test
+
+    def exclude(self, part: str) -> sp.csr_matrix:
+        """Items not to recommend on ``part``: train items; on test, validation items too."""
+        _check_part(part)
+        return self.train if part == "validation" else _binary_sum(self.train, self.validation)
+
+    def train_counts(self) -> np.ndarray:
+        """Number of train interactions of each user: int [n users]."""
+        return np.diff(self.train.indptr).astype(np.int64)
+
+    def item_popularity(self, fit: str = "train") -> np.ndarray:
+        """Number of users who interacted with each item in the fit matrix: float [n items]."""
+        return np.asarray(self.fit_matrix(fit).sum(axis=0), dtype=float).ravel()
+
+    def summary(self) -> pd.DataFrame:
+        """Interactions and users with at least one, per part."""
+        rows = {name: {"interactions": int(m.nnz), "users": int((np.diff(m.indptr) > 0).sum())}
+                for name, m in (("train", self.train), ("validation", self.validation),
+                                ("test", self.test))}
+        table = pd.DataFrame(rows).T
+        table.attrs["items"] = self.n_items
+        return table
