@@ -107,24 +107,16 @@ def fit_frozen_sentiment(train: pd.DataFrame, embedder, regularization: float = 
                                           f"{share:.0%} positive")
 
 
-def _finetuned_loader():
-    """``load_finetuned`` of lesson 02 (``textrec.text``, else ``textrec.text.finetune``)."""
-    try:
-        from textrec.text import load_finetuned
-    except ImportError:
-        from textrec.text.finetune import load_finetuned
-    return load_finetuned
-
-
 def load_sentiment_scorer(train: pd.DataFrame, embedder, prefer_finetuned: bool = True,
                           folder=None) -> SentimentScorer:
     """The fine-tuned model of lesson 02 when it is saved (and ``prefer_finetuned``), else a
     frozen-encoder logistic regression trained on ``train``. Prints which one it uses."""
     if prefer_finetuned:
         try:
-            load_finetuned = _finetuned_loader()
+            from textrec.text import load_finetuned
+
             scorer = SentimentScorer(load_finetuned(folder), FINETUNED)
-        except (ImportError, FileNotFoundError) as error:
+        except FileNotFoundError as error:
             print(f"no fine-tuned sentiment model ({type(error).__name__}: {error}); "
                   "training the frozen-encoder fallback")
         else:
