@@ -490,3 +490,110 @@ def test_grade_command_reports_a_missing_folder(tmp_path, capsys):
     pd.DataFrame().to_csv(tmp_path / "notes.csv")
     assert cli.main(["grade", str(tmp_path)]) == 2
     assert "no .ipynb files" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- lesson 04: two-tower retrieval
+
+def in_batch_loss(temperature="divide", reduce=np.mean, transpose=False):
+    def loss(q, c, t):
+        logits = q @ c.T
+        logits = logits.T if transpose else logits
+        logits = {"divide": logits / t, "multiply": logits * t, "ignore": logits}[temperature]
+        log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return float(reduce(-np.diag(log_softmax)))
+    return loss
+
+
+def test_in_batch_softmax_loss_check():
+    from textrec.grading.two_tower_retrieval import reference_in_batch_loss
+
+    grading.check_in_batch_softmax_loss(reference_in_batch_loss)
+    grading.check_in_batch_softmax_loss(in_batch_loss())
+    check = grading.check_in_batch_softmax_loss
+    fails_with(check, in_batch_loss(reduce=np.sum), "take the mean")
+    fails_with(check, in_batch_loss(temperature="multiply"), "divide the logits by the temperature")
+    fails_with(check, in_batch_loss(temperature="ignore"), "the temperature was ignored")
+    fails_with(check, in_batch_loss(transpose=True), "the softmax ran over queries")
+
+
+def test_logq_correct_check():
+    from textrec.grading.two_tower_retrieval import reference_logq
+
+    grading.check_logq_correct(reference_logq)
+    check = grading.check_logq_correct
+    fails_with(check, lambda logits, p: logits + np.log(p), "the wrong way")
+    fails_with(check, lambda logits, p: logits - p, "not the probability itself")
+    fails_with(check, lambda logits, p: logits - np.log(p)[:, None], "one entry per candidate")
+
+    def by_rows_when_square(logits, p):
+        return logits - np.log(p)[:, None] if logits.shape[0] == logits.shape[1] else logits - np.log(p)
+    fails_with(check, by_rows_when_square, "subtract log(p[j]) from column j")
+
+
+def test_top_k_unseen_check():
+    from textrec.grading.two_tower_retrieval import reference_top_k_unseen
+
+    grading.check_top_k_unseen(reference_top_k_unseen)
+    check = grading.check_top_k_unseen
+    fails_with(check, lambda scores, seen, k: np.argsort(-scores, axis=1)[:, :k], "a seen item was recommended")
+    fails_with(check, lambda s, seen, k: np.sort(reference_top_k_unseen(s, seen, k), axis=1), "best first")
+    fails_with(check, lambda s, seen, k: reference_top_k_unseen(-s, seen, k), "the lowest scores")
+
+
+# -------------------------------------------------------------------- lesson 07: privacy, DP-SGD
+
+def clip(kind):
+    def clip_rows(g, c):
+        norms = np.linalg.norm(g, axis=1, keepdims=True)
+        if kind == "values":
+            return np.clip(g, -c, c)
+        if kind == "matrix":
+            return g * min(1.0, c / np.linalg.norm(g))
+        if kind == "always":
+            return g * c / np.maximum(norms, 1e-12)
+        return g / norms * np.minimum(norms, c)  # "nan": 0 / 0 on a zero row
+    return clip_rows
+
+
+def test_clip_rows_check():
+    from textrec.grading.privacy_dp_sgd import reference_clip_rows
+
+    grading.check_clip_rows(reference_clip_rows)
+    check = grading.check_clip_rows
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fails_with(check, clip("nan"), "a zero gradient gave NaN")
+    fails_with(check, clip("values"), "each value was clipped on its own")
+    fails_with(check, clip("matrix"), "the whole matrix was clipped as one")
+    fails_with(check, clip("always"), "should stay unchanged")
+
+
+def test_luhn_valid_check():
+    from textrec.grading.privacy_dp_sgd import _luhn_from_left, _luhn_no_nine
+    from textrec.privacy import pii
+
+    grading.check_luhn_valid(pii.luhn_valid)
+    fails_with(grading.check_luhn_valid, _luhn_from_left, "count positions from the right")
+    fails_with(grading.check_luhn_valid, _luhn_no_nine, "subtract 9")
+    fails_with(grading.check_luhn_valid, lambda digits: True, "example '4539148803436468'")
+    fails_with(grading.check_luhn_valid, lambda digits: "yes", "return True or False")
+
+
+def noisy(std=lambda z, c: z * c, clipped=True, seeded=True, mean=False):
+    from textrec.grading.privacy_dp_sgd import reference_clip_rows
+
+    def noisy_clipped_sum(g, c, z, seed):
+        rows = reference_clip_rows(g, c) if clipped else g
+        summed = rows.mean(axis=0) if mean else rows.sum(axis=0)
+        rng = np.random.default_rng(seed if seeded else None)
+        return summed + rng.normal(scale=std(z, c), size=summed.shape)
+    return noisy_clipped_sum
+
+
+def test_noisy_clipped_sum_check():
+    grading.check_noisy_clipped_sum(noisy())
+    check = grading.check_noisy_clipped_sum
+    fails_with(check, noisy(clipped=False), "the unclipped sum")
+    fails_with(check, noisy(mean=True), "that is the mean")
+    fails_with(check, noisy(seeded=False), "the same seed gave different noise")
+    fails_with(check, noisy(std=lambda z, c: z), "not noise_multiplier alone")
+    fails_with(check, noisy(std=lambda z, c: z * c / 4), "should be noise_multiplier * clip_norm")

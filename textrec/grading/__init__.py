@@ -27,6 +27,12 @@ from textrec.grading.interest_vectors import (
     check_recency_interest_vector,
     check_recommend_top_k,
 )
+from textrec.grading.privacy_dp_sgd import check_clip_rows, check_luhn_valid, check_noisy_clipped_sum
+from textrec.grading.two_tower_retrieval import (
+    check_in_batch_softmax_loss,
+    check_logq_correct,
+    check_top_k_unseen,
+)
 
 __all__ = [
     "TASKS",
@@ -34,11 +40,17 @@ __all__ = [
     "Task",
     "check_class_weights",
     "check_clean_review_text",
+    "check_clip_rows",
     "check_find_leaky_users",
+    "check_in_batch_softmax_loss",
     "check_leave_last_out",
+    "check_logq_correct",
+    "check_luhn_valid",
     "check_masked_mean_pool",
     "check_ndcg_at_k",
+    "check_noisy_clipped_sum",
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",
+    "check_top_k_unseen",
 ]
