@@ -597,3 +597,153 @@ def test_noisy_clipped_sum_check():
     fails_with(check, noisy(seeded=False), "the same seed gave different noise")
     fails_with(check, noisy(std=lambda z, c: z), "not noise_multiplier alone")
     fails_with(check, noisy(std=lambda z, c: z * c / 4), "should be noise_multiplier * clip_norm")
+
+
+# ------------------------------------------------------------------------ lesson 06: evaluation
+
+def ease(kind):
+    def ease_weights(x, l2):
+        gram = x.T @ x
+        precision = np.linalg.inv(gram + (1.0 if kind == "no l2" else l2) * np.eye(len(gram)))
+        if kind == "rows":
+            return np.eye(len(gram)) - precision / np.diag(precision)[:, None]
+        if kind == "no identity":
+            return -precision / np.diag(precision)
+        return np.eye(len(gram)) - precision / np.diag(precision)
+    return ease_weights
+
+
+def test_ease_weights_check():
+    from textrec.grading.evaluation_lesson import reference_ease_weights
+
+    grading.check_ease_weights(reference_ease_weights)
+    grading.check_ease_weights(ease("right"))
+    check = grading.check_ease_weights
+    fails_with(check, ease("rows"), "divide each column j by P[j, j]")
+    fails_with(check, ease("no identity"), "the identity minus P / diag(P)")
+    fails_with(check, ease("no l2"), "l2 was ignored")
+    fails_with(check, lambda x, l2: np.linalg.inv(x @ x.T + l2 * np.eye(len(x))), "not X X^T")
+
+
+def interval(tails="right", drop_nan=True, seeded=True):
+    def bootstrap_interval(values, confidence, n_resamples, seed):
+        if drop_nan:
+            values = values[~np.isnan(values)]
+        rng = np.random.default_rng(seed if seeded else None)
+        means = values[rng.integers(0, values.size, size=(n_resamples, values.size))].mean(axis=1)
+        tail = (1 - confidence) * 100 if tails == "narrow" else (1 - confidence) / 2 * 100
+        low, high = np.percentile(means, [tail, 100 - tail])
+        return (float(values.mean()), float(high), float(low)) if tails == "swapped" else (
+            float(values.mean()), float(low), float(high))
+    return bootstrap_interval
+
+
+def test_bootstrap_interval_check():
+    from textrec.grading.evaluation_lesson import reference_bootstrap_interval
+
+    grading.check_bootstrap_interval(reference_bootstrap_interval)
+    grading.check_bootstrap_interval(interval())
+    check = grading.check_bootstrap_interval
+    fails_with(check, interval(tails="narrow"), "cut (1 - confidence) / 2 off each tail")
+    fails_with(check, interval(tails="swapped"), "low <= high")
+    fails_with(check, interval(drop_nan=False), "drop the NaN values")
+    fails_with(check, interval(seeded=False), "the same seed gave different intervals")
+    fails_with(check, lambda v, c, n, s: (np.nanmean(v), 0.0, 1.0), "expected the interval")
+
+
+def rank(kind):
+    def target_rank(scores, target, candidates):
+        others = scores[np.delete(np.arange(scores.size), target) if kind == "all" else candidates]
+        higher, equal = np.sum(others > scores[target]), np.sum(others == scores[target])
+        lower = np.sum(others < scores[target])
+        return {"zero-based": higher + equal / 2, "ties full": 1 + higher + equal,
+                "no ties": 1 + higher, "lower": 1 + lower + equal / 2,
+                "all": 1 + higher + equal / 2}[kind]
+    return target_rank
+
+
+def test_target_rank_check():
+    from textrec.grading.evaluation_lesson import reference_target_rank
+
+    grading.check_target_rank(reference_target_rank)
+    check = grading.check_target_rank
+    fails_with(check, rank("zero-based"), "the best rank is 1")
+    fails_with(check, rank("ties full"), "a tie should count half")
+    fails_with(check, rank("no ties"), "ties were not counted")
+    fails_with(check, rank("lower"), "a higher score ranks first")
+    fails_with(check, rank("all"), "rank only among the candidates")
+    fails_with(check, lambda s, t, c: np.array([1.0, 2.0]), "return one number")
+
+
+# ----------------------------------------------- lesson 05: collaborative filtering, joint loss
+
+def test_predict_ratings_check():
+    from textrec.grading.joint_loss import reference_predict_ratings
+
+    grading.check_predict_ratings(reference_predict_ratings)
+    check = grading.check_predict_ratings
+    fails_with(check, lambda mu, bu, bi, p, q: bu[:, None] + bi[None, :] + p @ q.T, "add the global mean")
+    fails_with(check, lambda mu, bu, bi, p, q: mu + p @ q.T + 0 * bu[:, None], "add the user bias")
+    fails_with(check, lambda mu, bu, bi, p, q: mu + bu[:, None] + bi[None, :], "add the interaction")
+    fails_with(check, lambda mu, bu, bi, p, q: mu + bu + bi + p @ q.T, "could not be broadcast")
+
+
+def joint(kind):
+    def joint_loss(terms, weights):
+        if kind == "times zero":
+            return sum(weights[n] * np.mean(v) for n, v in terms.items())
+        present = [n for n in terms if weights[n] != 0]
+        if kind == "sum":
+            return sum(weights[n] * np.sum(terms[n]) for n in present)
+        if kind == "unweighted":
+            return sum(np.mean(terms[n]) for n in present)
+        return np.mean(np.concatenate([weights[n] * terms[n] for n in present]))  # "pooled"
+    return joint_loss
+
+
+def test_joint_loss_check():
+    from textrec.grading.joint_loss import reference_joint_loss
+
+    grading.check_joint_loss(reference_joint_loss)
+    check = grading.check_joint_loss
+    fails_with(check, joint("times zero"), "a term with weight 0 must not count at all")
+    fails_with(check, joint("sum"), "not its sum")
+    fails_with(check, joint("unweighted"), "multiply each term's mean by its weight")
+    fails_with(check, joint("pooled"), "average each term on its own")
+    every_term = lambda t, w: sum(w[n] * np.mean(t[n]) for n in ("text", "retrieval", "rating"))  # noqa: E731
+    fails_with(check, every_term, "without review vectors")
+
+
+def user_cf(kind):
+    def user_cf_scores(vectors, liked, k):
+        if kind == "dot":
+            similarity = vectors @ vectors.T
+        else:
+            unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+            similarity = unit @ unit.T
+        if kind == "all":
+            return similarity @ liked
+        if kind != "self":
+            np.fill_diagonal(similarity, -np.inf)
+        top = np.argsort(-similarity, axis=1)[:, :k]
+        weights = np.zeros_like(similarity)
+        rows = np.arange(len(vectors))[:, None]
+        weights[rows, top] = similarity[rows, top] if kind == "negative" else np.maximum(similarity[rows, top], 0)
+        if kind == "normalised":
+            sums = weights.sum(axis=1, keepdims=True)
+            return np.divide(weights @ liked, sums, out=np.zeros((len(weights), liked.shape[1])), where=sums > 0)
+        return weights @ liked
+    return user_cf_scores
+
+
+def test_user_cf_scores_check():
+    from textrec.grading.joint_loss import reference_user_cf_scores
+
+    grading.check_user_cf_scores(reference_user_cf_scores)
+    grading.check_user_cf_scores(user_cf("right"))
+    check = grading.check_user_cf_scores
+    fails_with(check, user_cf("all"), "keep only each user's n_neighbours most similar")
+    fails_with(check, user_cf("self"), "never their own neighbour")
+    fails_with(check, user_cf("dot"), "not the dot product")
+    fails_with(check, user_cf("normalised"), "do not divide by the sum of the similarities")
+    fails_with(check, user_cf("negative"), "similarity above 0")

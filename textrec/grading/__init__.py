@@ -22,10 +22,20 @@ from textrec.grading.data_preparation import (
     check_find_leaky_users,
     check_leave_last_out,
 )
+from textrec.grading.evaluation_lesson import (
+    check_bootstrap_interval,
+    check_ease_weights,
+    check_target_rank,
+)
 from textrec.grading.interest_vectors import (
     check_ndcg_at_k,
     check_recency_interest_vector,
     check_recommend_top_k,
+)
+from textrec.grading.joint_loss import (
+    check_joint_loss,
+    check_predict_ratings,
+    check_user_cf_scores,
 )
 from textrec.grading.privacy_dp_sgd import check_clip_rows, check_luhn_valid, check_noisy_clipped_sum
 from textrec.grading.two_tower_retrieval import (
@@ -38,19 +48,25 @@ __all__ = [
     "TASKS",
     "CheckFailed",
     "Task",
+    "check_bootstrap_interval",
     "check_class_weights",
     "check_clean_review_text",
     "check_clip_rows",
+    "check_ease_weights",
     "check_find_leaky_users",
     "check_in_batch_softmax_loss",
+    "check_joint_loss",
     "check_leave_last_out",
     "check_logq_correct",
     "check_luhn_valid",
     "check_masked_mean_pool",
     "check_ndcg_at_k",
     "check_noisy_clipped_sum",
+    "check_predict_ratings",
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",
+    "check_target_rank",
     "check_top_k_unseen",
+    "check_user_cf_scores",
 ]
