@@ -1,0 +1,487 @@
+"""Recommenders on the real reviews: most-popular, text-only, two towers (ids / text), MF, joint.
+
+    python benchmarks/models_benchmark.py [--data PATH] [--max-length 128] [--max-epochs 20]
+        [--selection-seeds 2] [--seeds 3] [--out benchmarks/results/models.md]
+
+User-based CF with neighbours from text or from history (lesson 05) is in the table too.
+
+Protocol (one run does all of it):
+
+* data: the Amazon 2014 Musical Instruments 5-core reviews, cleaned and split leave-last-out
+  (each user's last review is test, the one before validation, the rest train);
+* text: all-MiniLM-L6-v2 (the offline package), at most ``--max-length`` tokens per review;
+  user interest vectors and item text vectors from the reviews the models may see (the file has
+  no item descriptions);
+* metrics: HR@10 and NDCG@10 by full ranking over every item, with each user's seen items masked,
+  for all users and for users with at most 3 train interactions; RMSE of predicted ratings
+  (clipped to 1-5) for the models that predict ratings; seconds per training epoch (median over
+  the epochs after the first, which traces the graph);
+* selection: every hyper-parameter, the number of epochs included, is chosen on VALIDATION with
+  models fit on train: each configuration is fit ``--selection-seeds`` times and its validation
+  curves (NDCG@10 per epoch; RMSE for matrix factorisation) are averaged, so that one lucky seed
+  does not pick the winner; training stops after ``--patience`` epochs without improvement, at
+  most ``--max-epochs``;
+* test: each chosen configuration is refit on train + validation (text vectors rebuilt from
+  those reviews) for the chosen number of epochs, once per seed, and scored on test with train
+  and validation items masked. Reported numbers are means over the seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import textrec  # noqa: F401  (before TensorFlow)
+
+import numpy as np
+import pandas as pd
+
+from common import machine, markdown_table, real_data_path
+
+FEW = 3
+K = 10
+
+
+@dataclasses.dataclass
+class World:
+    """What a model may learn from (``history``) and what it is scored on (``part``)."""
+
+    split: object
+    part: str                  # "validation" or "test"
+    history: pd.DataFrame      # train, or train + validation
+    vectors: np.ndarray        # one review vector per row of history
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    user_text: object = None
+    item_text: object = None
+    targets: list = None
+    seen: list = None
+
+
+def build_world(split, part, history, vectors, user_ids, item_ids, method="mean"):
+    from textrec import interests
+
+    world = World(split, part, history, vectors, user_ids, item_ids)
+    world.user_text = interests.interest_vectors(history, vectors, method, half_life_days=180.0,
+                                                 user_ids=user_ids)
+    world.item_text = interests.item_text_vectors(_items_frame(item_ids), history, vectors,
+                                                  None, item_ids=item_ids)
+    world.targets, world.seen = interests.heldout_targets(split, part, user_ids, item_ids)
+    return world
+
+
+def _items_frame(item_ids):
+    from textrec.data import schema
+
+    return pd.DataFrame({schema.ITEM: item_ids, schema.DESCRIPTION: ""})
+
+
+def ranking(world, scores, few):
+    from textrec.evaluation import ranking_metrics
+
+    metrics = ranking_metrics(scores, world.targets, exclude=world.seen, ks=(K,), per_user=True)
+    per_user = metrics["per_user"]
+    return {"hr": metrics[f"hr@{K}"], "ndcg": metrics[f"ndcg@{K}"],
+            "hr_few": float(np.nanmean(per_user[f"hr@{K}"][few])),
+            "ndcg_few": float(np.nanmean(per_user[f"ndcg@{K}"][few])),
+            "ndcg_per_user": per_user[f"ndcg@{K}"]}
+
+
+# --- models -------------------------------------------------------------------------------------
+
+def two_tower_builder(world, config):
+    from textrec import models
+
+    probabilities = models.candidate_sampling_probabilities(world.history)
+    normalize = config["temperature"] is not None
+
+    def build():
+        query = models.QueryTower(world.user_ids, config["dim"], world.user_text,
+                                  hidden_units=config["hidden"], use_text=config["text"],
+                                  use_ids=config.get("query_ids", True), normalize=normalize)
+        candidate = models.CandidateTower(world.item_ids, config["dim"], world.item_text,
+                                          hidden_units=config["hidden"], use_text=config["text"],
+                                          normalize=normalize)
+        return models.TwoTowerModel(query, candidate, temperature=config["temperature"],
+                                    remove_accidental_hits=True,
+                                    candidate_probabilities=probabilities)
+    return build
+
+
+def joint_builder(world, config):
+    from textrec import models
+    from textrec.data import schema
+
+    probabilities = models.candidate_sampling_probabilities(world.history)
+    mean_rating = float(world.history[schema.RATING].mean())
+
+    def build():
+        query = models.QueryTower(world.user_ids, config["dim"], world.user_text,
+                                  hidden_units=(64,), text_projection_units=64,
+                                  use_ids=config.get("query_ids", True))
+        candidate = models.CandidateTower(world.item_ids, config["dim"], world.item_text,
+                                          hidden_units=(64,))
+        text_weight, retrieval_weight, rating_weight = config["weights"]
+        return models.JointModel(query, candidate, text_weight=text_weight,
+                                 retrieval_weight=retrieval_weight, rating_weight=rating_weight,
+                                 mean_rating=mean_rating, remove_accidental_hits=True,
+                                 candidate_probabilities=probabilities)
+    return build
+
+
+def mf_builder(world, config):
+    from textrec import models
+    from textrec.data import schema
+
+    mean_rating = float(world.history[schema.RATING].mean())
+    return lambda: models.MatrixFactorization(world.user_ids, world.item_ids, config["dim"],
+                                              global_mean=mean_rating, l2=config["l2"])
+
+
+def dataset_for(kind, world, config, seed):
+    from textrec import models
+    from textrec.data import tfdata
+
+    if kind == "joint":
+        return models.review_dataset(world.history, world.vectors, batch_size=config["batch"],
+                                     seed=seed)
+    return tfdata.interactions_dataset(world.history, batch_size=config["batch"], shuffle=True,
+                                       seed=seed)
+
+
+def model_scores(kind, world, model):
+    from textrec import models
+
+    if kind == "mf":
+        return model.rating_matrix(world.user_ids, world.item_ids)
+    return models.score_matrix(model.query_model, model.candidate_model, world.user_ids,
+                               world.item_ids)
+
+
+def predicted_ratings(kind, model, frame):
+    import tensorflow as tf
+
+    from textrec.data import schema
+
+    features = {schema.USER: tf.constant(frame[schema.USER].astype(str).tolist()),
+                schema.ITEM: tf.constant(frame[schema.ITEM].astype(str).tolist())}
+    predicted = model(features) if kind == "mf" else model.predict_rating(features)
+    return np.clip(np.asarray(predicted).ravel(), 1.0, 5.0)
+
+
+def rating_rmse(kind, model, frame):
+    from textrec.data import schema
+    from textrec.evaluation import rmse
+
+    return rmse(frame[schema.RATING].to_numpy(float), predicted_ratings(kind, model, frame))
+
+
+def select_epochs(kind, world, config, few, max_epochs, patience, seeds):
+    """Fit on ``world`` (train) once per seed, scoring validation after every epoch; the best
+    epoch of the curve averaged over the seeds, and its mean metrics (NDCG@10 decides, RMSE for
+    MF). The first seed stops after ``patience`` epochs without improvement; the others run as
+    many epochs as it did."""
+    import tensorflow as tf
+
+    from textrec import models
+
+    builders = {"two_tower": two_tower_builder, "joint": joint_builder, "mf": mf_builder}
+    frame = getattr(world.split, world.part)
+    curves, seconds = [], []
+    for seed in seeds:
+        log = []
+
+        class Validate(tf.keras.callbacks.Callback):
+            def on_epoch_end(self, epoch, logs=None):
+                result = ranking(world, model_scores(kind, world, self.model), few)
+                result.pop("ndcg_per_user")
+                if kind in ("mf", "joint"):
+                    result["rmse"] = rating_rmse(kind, self.model, frame)
+                result["objective"] = -result["rmse"] if kind == "mf" else result["ndcg"]
+                log.append(result)
+                best = int(np.argmax([r["objective"] for r in log]))
+                if not curves and len(log) - 1 - best >= patience:
+                    self.model.stop_training = True
+
+        epochs = len(curves[0]) if curves else max_epochs
+        history = models.fit_model(builders[kind](world, config),
+                                   dataset_for(kind, world, config, seed), epochs=epochs,
+                                   learning_rate=config["lr"], callbacks=[Validate()], seed=seed)
+        curves.append(log)
+        # EpochTimer runs before Validate: these are training seconds only. The first epoch
+        # also traces the graph.
+        seconds.extend(history.history["epoch_seconds"][1:])
+    mean_curve = [{key: float(np.mean([curve[epoch][key] for curve in curves]))
+                   for key in curves[0][epoch]} for epoch in range(len(curves[0]))]
+    best = int(np.argmax([r["objective"] for r in mean_curve]))
+    result = dict(mean_curve[best], epoch_seconds=float(np.median(seconds)) if seconds else np.nan)
+    return best + 1, result
+
+
+def refit(kind, world, config, epochs, few, seeds):
+    """Fit ``world`` (train + validation) once per seed; mean test metrics and epoch time."""
+    from textrec import models
+
+    builders = {"two_tower": two_tower_builder, "joint": joint_builder, "mf": mf_builder}
+    frame = getattr(world.split, world.part)
+    results = []
+    for seed in seeds:
+        history = models.fit_model(builders[kind](world, config),
+                                   dataset_for(kind, world, config, seed), epochs=epochs,
+                                   learning_rate=config["lr"], seed=seed)
+        result = ranking(world, model_scores(kind, world, history.model), few)
+        if kind in ("mf", "joint"):
+            result["rmse"] = rating_rmse(kind, history.model, frame)
+        results.append(result)
+    return _mean(results)
+
+
+def _mean(results):
+    out = {}
+    for key in results[0]:
+        values = [r[key] for r in results]
+        out[key] = np.nanmean(np.stack(values), axis=0) if key == "ndcg_per_user" \
+            else float(np.mean(values))
+    out["ndcg_seed_std"] = float(np.std([r["ndcg"] for r in results]))
+    return out
+
+
+# --- grids ------------------------------------------------------------------------------------
+
+def grids():
+    towers = [dict(dim=64, lr=0.003, hidden=hidden, temperature=temperature, batch=batch)
+              for hidden, temperature, batch in itertools.product(
+                  [(), (64,)], [None, 0.1], [256, 1024])]
+    return {
+        "ID-only two-tower": ("two_tower", [dict(c, text=False) for c in towers]),
+        # query_ids False: users are what they wrote (no user id embedding), a guess that
+        # should help users with few interactions.
+        "text-aware two-tower": ("two_tower", [dict(c, text=True, query_ids=True) for c in towers]
+                                 + [dict(c, text=True, query_ids=False) for c in towers
+                                    if c["hidden"] and c["batch"] == 256]),
+        "matrix factorisation": ("mf", [dict(dim=32, lr=0.01, l2=l2, batch=256)
+                                        for l2 in (1e-3, 1e-2, 1e-1)]),
+        "joint model": ("joint", [dict(dim=64, lr=0.003, batch=256, weights=weights,
+                                       query_ids=query_ids)
+                                  for weights, query_ids in [((1, 1, 1), True), ((1, 1, 1), False),
+                                                             ((0.1, 1, 1), True),
+                                                             ((1, 1, 0.1), True),
+                                                             ((1, 1, 0.1), False)]]),
+    }
+
+
+def describe(config):
+    parts = []
+    for key, value in config.items():
+        if key == "hidden":
+            value = "-".join(map(str, value)) or "none"
+        if key == "weights":
+            key, value = "w_U/w_A/w_R", "/".join(f"{w:g}" for w in value)
+        parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+# --- main -------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--max-epochs", type=int, default=20)
+    parser.add_argument("--patience", type=int, default=5)
+    parser.add_argument("--selection-seeds", type=int, default=2,
+                        help="fits per configuration on train, validation curves averaged")
+    parser.add_argument("--seeds", type=int, default=3, help="refits on train + validation")
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.md"))
+    parser.add_argument("--smoke", action="store_true",
+                        help="only the first configuration of each grid (to check the script runs)")
+    args = parser.parse_args()
+    started = time.perf_counter()
+
+    from textrec import config, interests
+    from textrec.data import schema, tfdata
+    from textrec.data.prepare import prepare_data
+    from textrec.evaluation import baselines, rmse
+    from textrec.text import TextEmbedder
+
+    path = real_data_path(args.data)
+    data = prepare_data(str(path), profile="quick", seed=config.SEED)
+    split = data.split
+    train, validation, test = split.train, split.validation, split.test
+    user_ids = tfdata.vocabulary(train[schema.USER])
+    item_ids = tfdata.vocabulary(data.reviews[schema.ITEM])
+    n_train = train[schema.USER].value_counts().reindex(user_ids).fillna(0).to_numpy()
+    few = n_train <= FEW
+    print(f"{data.name}: {len(data.reviews):,} reviews, {len(user_ids):,} users "
+          f"({few.sum()} with <= {FEW} train interactions), {len(item_ids):,} items", flush=True)
+
+    embedder = TextEmbedder(max_length=args.max_length)
+    train_vectors = interests.embed_texts(embedder, train[schema.TEXT].tolist())
+    validation_vectors = interests.embed_texts(embedder, validation[schema.TEXT].tolist())
+    print(f"embedded {len(train) + len(validation):,} reviews in "
+          f"{time.perf_counter() - started:.0f} s", flush=True)
+    both = pd.concat([train, validation], ignore_index=True)
+    both_vectors = np.concatenate([train_vectors, validation_vectors])
+
+    worlds = {}
+
+    def world(part, method="mean"):
+        if (part, method) not in worlds:
+            history, vectors = (train, train_vectors) if part == "validation" \
+                else (both, both_vectors)
+            worlds[part, method] = build_world(split, part, history, vectors, user_ids,
+                                               item_ids, method)
+        return worlds[part, method]
+
+    rows, chosen = [], {}
+    seeds = [config.SEED + s for s in range(args.seeds)]
+    selection_seeds = [config.SEED + s for s in range(args.selection_seeds)]
+
+    # Baselines without training.
+    popular = {part: ranking(world(part), baselines.most_popular_scores(
+        world(part).history, item_ids, len(user_ids)), few) for part in ("validation", "test")}
+    rows.append(("most popular", popular["test"], popular["validation"], "none"))
+
+    text_only = {}
+    for method in ("mean", "recency"):
+        w = world("validation", method)
+        popularity = baselines.item_popularity(w.history, item_ids)
+        text_only[method] = ranking(w, interests.text_scores(
+            w.user_text, w.item_text, fallback=popularity / popularity.max()), few)
+    method = max(text_only, key=lambda m: text_only[m]["ndcg"])
+    w = world("test", method)
+    popularity = baselines.item_popularity(w.history, item_ids)
+    rows.append(("text-only (lesson 03)", ranking(w, interests.text_scores(
+        w.user_text, w.item_text, fallback=popularity / popularity.max()), few),
+        text_only[method], f"interest vectors: {method}" + (" (half-life 180 days)"
+                                                            if method == "recency" else "")))
+
+    # User-based CF (lesson 05): neighbours by text interest vectors or by interaction history;
+    # ties (items no neighbour liked) broken by popularity.
+    from textrec import models
+
+    def neighbour_scores(w, source, n_neighbours, min_rating):
+        popularity = baselines.item_popularity(w.history, item_ids)
+        if source == "text":
+            scores = models.text_neighbour_scores(w.user_text.vectors, w.history, user_ids,
+                                                  item_ids, n_neighbours, min_rating=min_rating)
+        else:
+            scores = models.history_neighbour_scores(w.history, user_ids, item_ids, n_neighbours,
+                                                     min_rating=min_rating)
+        return scores + 1e-6 * popularity / popularity.max()
+
+    for source in ("history", "text"):
+        options = list(itertools.product((10, 20, 50, 100, 200), (1.0, 4.0)))
+        results = {option: ranking(world("validation"), neighbour_scores(
+            world("validation"), source, *option), few) for option in options}
+        best = max(options, key=lambda option: results[option]["ndcg"])
+        rows.append((f"user-based CF, neighbours from {source}",
+                     ranking(world("test"), neighbour_scores(world("test"), source, *best), few),
+                     results[best], f"{best[0]} neighbours, liked = rating >= {best[1]:g}"))
+        print(f"neighbours from {source}: {best}, validation NDCG@10 {results[best]['ndcg']:.4f}",
+              flush=True)
+
+    mean_rating = {part: float(world(part).history[schema.RATING].mean())
+                   for part in ("validation", "test")}
+    mean_row = {"rmse": rmse(test[schema.RATING], np.full(len(test), mean_rating["test"]))}
+    validation_mean_rmse = rmse(validation[schema.RATING],
+                                np.full(len(validation), mean_rating["validation"]))
+
+    # Trained models: select on validation, refit on train + validation, score on test.
+    for name, (kind, configs) in grids().items():
+        configs = configs[:1] if args.smoke else configs
+        best = None
+        for config_ in configs:
+            tic = time.perf_counter()
+            epochs, result = select_epochs(kind, world("validation"), config_, few,
+                                           args.max_epochs, args.patience, selection_seeds)
+            better = best is None or result["objective"] > best[2]["objective"]
+            print(f"  {name} [{describe(config_)}]: best epoch {epochs}, validation "
+                  f"NDCG@10 {result['ndcg']:.4f}" + (f", RMSE {result['rmse']:.4f}"
+                                                     if "rmse" in result else "")
+                  + f" ({time.perf_counter() - tic:.0f} s)", flush=True)
+            if better:
+                best = (config_, epochs, result)
+        config_, epochs, result = best
+        test_result = refit(kind, world("test"), config_, epochs, few, seeds)
+        chosen[name] = (config_, epochs)
+        rows.append((name, test_result, result, f"{describe(config_)}, epochs {epochs}"))
+        print(f"{name}: test NDCG@10 {test_result['ndcg']:.4f} "
+              f"(seed std {test_result['ndcg_seed_std']:.4f})", flush=True)
+
+    table, details = [], []
+    reference = popular["test"]["ndcg_per_user"]
+    for name, result, validation_result, description in rows:
+        difference = result["ndcg_per_user"] - reference
+        n = np.isfinite(difference).sum()
+        table.append({
+            "model": name,
+            "HR@10": f"{result['hr']:.4f}", "NDCG@10": f"{result['ndcg']:.4f}",
+            f"HR@10 (<= {FEW})": f"{result['hr_few']:.4f}",
+            f"NDCG@10 (<= {FEW})": f"{result['ndcg_few']:.4f}",
+            "NDCG@10 vs popular (± 2 s.e.)": "-" if name == "most popular" else
+            f"{np.nanmean(difference):+.4f} ± {2 * np.nanstd(difference) / np.sqrt(n):.4f}",
+            "RMSE": f"{result['rmse']:.4f}" if "rmse" in result else "-",
+            "s / epoch": f"{validation_result['epoch_seconds']:.2f}"
+            if "epoch_seconds" in validation_result else "-",
+        })
+        details.append({"model": name, "chosen on validation": description,
+                        "validation NDCG@10": f"{validation_result['ndcg']:.4f}",
+                        f"validation NDCG@10 (<= {FEW})": f"{validation_result['ndcg_few']:.4f}",
+                        "validation RMSE": f"{validation_result['rmse']:.4f}"
+                        if "rmse" in validation_result else "-"})
+    table.append({"model": "predict the mean rating", "RMSE": f"{mean_row['rmse']:.4f}"})
+    details.append({"model": "predict the mean rating",
+                    "validation RMSE": f"{validation_mean_rmse:.4f}"})
+    for row in table:
+        for column in table[0]:
+            row.setdefault(column, "-")
+    for row in details:
+        for column in details[0]:
+            row.setdefault(column, "-")
+
+    # The course's claim, tested directly: paired differences of per-user test NDCG@10.
+    by_name = {name: result["ndcg_per_user"] for name, result, _, _ in rows}
+    comparisons = []
+    for better, worse in [("text-aware two-tower", "ID-only two-tower"),
+                          ("joint model", "ID-only two-tower"),
+                          ("text-aware two-tower", "most popular"),
+                          ("joint model", "most popular"),
+                          ("user-based CF, neighbours from text",
+                           "user-based CF, neighbours from history")]:
+        row = {"comparison": f"{better} - {worse}"}
+        for label, mask in [("all users", np.ones_like(few)), (f"users with <= {FEW}", few)]:
+            difference = (by_name[better] - by_name[worse])[mask]
+            n = np.isfinite(difference).sum()
+            row[f"NDCG@10 difference, {label} (± 2 s.e.)"] = (
+                f"{np.nanmean(difference):+.4f} ± {2 * np.nanstd(difference) / np.sqrt(n):.4f}")
+        comparisons.append(row)
+
+    minutes = (time.perf_counter() - started) / 60
+    command = "python benchmarks/models_benchmark.py " + " ".join(sys.argv[1:])
+    header = (f"{dt.date.today()} · {machine()} · `{command.strip()}` · {minutes:.0f} min\n\n"
+              f"{data.name}: {len(data.reviews):,} reviews, {len(user_ids):,} users "
+              f"({few.sum()} with at most {FEW} train interactions), {len(item_ids):,} items; "
+              f"leave-last-out; TEST, full ranking over all items with train + validation items "
+              f"masked; models refit on train + validation, means over {len(seeds)} seeds; "
+              f"all-MiniLM-L6-v2 at most {args.max_length} tokens.")
+    text = (f"{header}\n\n{markdown_table(table, list(table[0]))}\n\n"
+            f"Paired differences on test (per-user NDCG@10, same users; ± 2 standard errors):\n\n"
+            f"{markdown_table(comparisons, list(comparisons[0]))}\n\n"
+            f"Hyper-parameters chosen on validation (models fit on train; s / epoch is the median "
+            f"training time of an epoch after the first, on train):\n\n"
+            f"{markdown_table(details, list(details[0]))}\n")
+    print("\n" + text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(f"# Models benchmark\n\n{text}")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
