@@ -16,6 +16,8 @@ import dataclasses
 import functools
 from typing import Callable
 
+import numpy as np
+
 PASS_MARK = "✓"
 
 
@@ -123,3 +125,14 @@ def describe(value, limit: int = 120) -> str:
     """A short repr for hints."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def as_array(cases: Cases, case: str, result, shape) -> np.ndarray:
+    """The learner's ``result`` as a float array of ``shape``, or a failure naming ``case``."""
+    try:
+        got = np.asarray(result, float)
+    except (TypeError, ValueError):
+        raise cases.fail(f"{case}: return a NumPy array, got {describe(result, 80)}") from None
+    if got.shape != tuple(shape):
+        raise cases.fail(f"{case}: expected shape {list(shape)}, got shape {list(got.shape)}")
+    return got

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from textrec.evaluation import item_based, sampled, uncertainty
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe
 
 LESSON = "06_evaluation"
 
@@ -42,16 +42,6 @@ def reference_target_rank(scores, target: int, candidates) -> float:
     ranks = sampled.sampled_ranks(scores[None, :], targets, exclude=sp.csr_matrix(blocked),
                                   n_negatives=n_items)
     return float(ranks[0])
-
-
-def _array(cases: Cases, case: str, result, shape) -> np.ndarray:
-    try:
-        got = np.asarray(result, float)
-    except (TypeError, ValueError):
-        raise cases.fail(f"{case}: return a NumPy array, got {describe(result, 80)}") from None
-    if got.shape != tuple(shape):
-        raise cases.fail(f"{case}: expected shape {list(shape)}, got shape {list(got.shape)}")
-    return got
 
 
 # -------------------------------------------------------------------- task 1: ease_weights
@@ -95,7 +85,7 @@ def check_ease_weights(cases: Cases) -> None:
         result = cases.call(x.copy(), l2, case=case)
         if np.shape(result) == (len(x), len(x)) != expected.shape:
             raise cases.fail(f"{case}: B is [items, items]: start from X^T X, not X X^T")
-        got = _array(cases, case, result, expected.shape)
+        got = as_array(cases, case, result, expected.shape)
         if not np.allclose(got, expected, atol=1e-6):
             raise cases.fail(f"{case}: " + _ease_hint(x, l2, got))
         cases.passed()

@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe
 
 LESSON = "05_collaborative_filtering_joint_loss"
 TERMS = ("text", "retrieval", "rating")
@@ -60,16 +60,6 @@ def reference_user_cf_scores(vectors, liked, n_neighbours: int) -> np.ndarray:
     return neighbours.neighbour_scores(weights, np.asarray(liked, float)).astype(float)
 
 
-def _array(cases: Cases, case: str, result, shape) -> np.ndarray:
-    try:
-        got = np.asarray(result, float)
-    except (TypeError, ValueError):
-        raise cases.fail(f"{case}: return a NumPy array, got {describe(result, 80)}") from None
-    if got.shape != tuple(shape):
-        raise cases.fail(f"{case}: expected shape {list(shape)}, got shape {list(got.shape)}")
-    return got
-
-
 # ------------------------------------------------------------------ task 1: predict_ratings
 
 # mu = 3.5, user biases (0.5, -1), item biases (0.25, 0, -0.5), factors p_0 = (1, 0), p_1 = (0, 2),
@@ -107,7 +97,7 @@ def check_predict_ratings(cases: Cases) -> None:
     for case, mu, bu, bi, p, q, expected in given:
         bu, bi, p, q = (np.asarray(v, float) for v in (bu, bi, p, q))
         expected = np.asarray(expected, float)
-        got = _array(cases, case, cases.call(mu, bu.copy(), bi.copy(), p.copy(), q.copy(), case=case),
+        got = as_array(cases, case, cases.call(mu, bu.copy(), bi.copy(), p.copy(), q.copy(), case=case),
                      expected.shape)
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _mf_hint(mu, bu, bi, p, q, got))
@@ -234,7 +224,7 @@ def check_user_cf_scores(cases: Cases) -> None:
     for case, vectors, liked, k, expected in given:
         vectors, liked = np.asarray(vectors, float), np.asarray(liked, float)
         expected = np.asarray(expected, float)
-        got = _array(cases, case, cases.call(vectors.copy(), liked.copy(), k, case=case), expected.shape)
+        got = as_array(cases, case, cases.call(vectors.copy(), liked.copy(), k, case=case), expected.shape)
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _cf_hint(vectors, liked, k, got))
         cases.passed()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe
 from textrec.privacy import pii
 
 LESSON = "07_privacy_dp_sgd"
@@ -38,16 +38,6 @@ def reference_clipped_sum(gradients, clip_norm: float) -> np.ndarray:
 
     summed, _ = dp_sgd.clipped_sum([tf.constant(np.asarray(gradients, np.float64))], clip_norm)
     return summed[0].numpy()
-
-
-def _array(cases: Cases, case: str, result, shape) -> np.ndarray:
-    try:
-        got = np.asarray(result, float)
-    except (TypeError, ValueError):
-        raise cases.fail(f"{case}: return a NumPy array, got {describe(result, 80)}") from None
-    if got.shape != tuple(shape):
-        raise cases.fail(f"{case}: expected shape {list(shape)}, got shape {list(got.shape)}")
-    return got
 
 
 # ------------------------------------------------------------------------ task 1: clip_rows
@@ -84,7 +74,7 @@ def check_clip_rows(cases: Cases) -> None:
         given.append((f"hidden case {number + 1}", g, c, reference_clip_rows(g, c)))
     for case, g, c, expected in given:
         g, expected = np.asarray(g, np.float32), np.asarray(expected, float)
-        got = _array(cases, case, cases.call(g.copy(), c, case=case), expected.shape)
+        got = as_array(cases, case, cases.call(g.copy(), c, case=case), expected.shape)
         if not np.allclose(got, expected, atol=1e-5):
             raise cases.fail(f"{case}: " + _clip_hint(g.astype(float), c, got))
         cases.passed()
@@ -167,7 +157,7 @@ def check_noisy_clipped_sum(cases: Cases) -> None:
         given.append((f"hidden case {number + 1}", g, c, reference_clipped_sum(g, c)))
     for case, g, c, expected in given:  # no noise: the clipped sum exactly
         g, expected = np.asarray(g, np.float32), np.asarray(expected, float)
-        got = _array(cases, case + " with noise_multiplier=0",
+        got = as_array(cases, case + " with noise_multiplier=0",
                      cases.call(g.copy(), c, 0.0, 0, case=case), expected.shape)
         if not np.allclose(got, expected, atol=1e-5):
             if np.allclose(got, g.sum(axis=0), atol=1e-5):
@@ -183,9 +173,9 @@ def check_noisy_clipped_sum(cases: Cases) -> None:
     clipped = reference_clipped_sum(g, 1.5)
     for z in (0.5, 2.0):
         case = f"a [4, 20000] batch with clip_norm=1.5, noise_multiplier={z}"
-        first = _array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
-        again = _array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
-        other = _array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 4, case=case), clipped.shape)
+        first = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
+        again = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
+        other = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 4, case=case), clipped.shape)
         if not np.allclose(first, again):
             raise cases.fail(f"{case}: the same seed gave different noise: draw it from "
                              "np.random.default_rng(seed)")
