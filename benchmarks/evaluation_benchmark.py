@@ -15,7 +15,7 @@ Models: most popular, item-kNN, EASE, ALS and BPR from ``implicit`` (when instal
 text-only recommender (lesson 03) and the text-aware two-tower (lesson 04). "fit s" is the wall
 time to fit (for the text models: embedding the reviews, from the on-disk cache when warm, plus
 fitting; the grid search is not included); "evaluate s" is scoring every user against every
-item plus computing every metric. Writes ``benchmarks/results/evaluation_<source>.md`` and the
+item plus computing every metric. Writes ``benchmarks/results/evaluation_<synthetic|real|data-NAME>.md`` and the
 per-user results as JSON in the reports folder.
 """
 
@@ -149,7 +149,9 @@ def main() -> None:
     results.notes.update({"source": data.name, "command": sys.argv, "date": str(dt.date.today())})
     seconds = time.perf_counter() - start
 
-    name = "synthetic" if source == "synthetic" else data.name
+    # Result files are named "synthetic", "real" (the shared data) or after the source file's stem
+    # prefixed with "data-", never with the raw data file's own name.
+    name = "synthetic" if source == "synthetic" else "real" if args.data == "real" else f"data-{data.name}"
     report = _report(results, data, interactions, args, seconds, chosen)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
