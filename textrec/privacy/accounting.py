@@ -30,12 +30,13 @@ What the numbers assume, and what they do not cover:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import math
 
 import dp_accounting
+
+from textrec._logging import quiet
 
 ACCOUNTANTS = ("rdp", "pld")
 
@@ -53,17 +54,10 @@ def dp_sgd_event(noise_multiplier: float, sampling_rate: float, steps: int):
     return dp_accounting.SelfComposedDpEvent(step, int(steps))
 
 
-@contextlib.contextmanager
 def _quiet_absl():
     """The RDP accountant logs a warning for each fractional order it cannot evaluate (and
     leaves out, which only loosens the bound a little): hide them."""
-    logger = logging.getLogger("absl")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return quiet(logging.getLogger("absl"))
 
 
 def make_accountant(accountant: str = "rdp"):

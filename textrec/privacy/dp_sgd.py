@@ -25,11 +25,9 @@ not bound its influence. What else the guarantee assumes: see ``textrec.privacy.
 
 from __future__ import annotations
 
-import contextlib
-import logging
-
 import tensorflow as tf
 
+from textrec._logging import quiet
 from textrec.privacy.sampling import UNIT_MASK
 
 CLIPPING_METHODS = ("vectorized", "ghost")
@@ -60,16 +58,9 @@ def unit_losses(loss_fn, features, mask):
     return tf.reduce_sum(losses * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
 
 
-@contextlib.contextmanager
 def _quiet_tensorflow():
     """Hide pfor's notes about ops it runs in a loop (string lookups, gathers) while tracing."""
-    logger = tf.get_logger()
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return quiet(tf.get_logger())
 
 
 def per_unit_gradients(loss_fn, variables, features, mask):
