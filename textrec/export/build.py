@@ -1,0 +1,212 @@
+"""Export a trained two-tower (or joint) model as a versioned SavedModel that serves from text.
+
+    info = export_recommender(model, user_text, item_text, train, review_vectors, embedder,
+                              "reports/export", metrics={"test ndcg@10": 0.05})
+    info.path            # reports/export/textrec/1  (the layout TF Serving loads)
+
+What goes in: the serving graph of ``textrec.export.module`` (tokenizer, encoder, the query
+tower's layers, per-user tables keyed by pseudonymised ids, the catalogue's embeddings, each
+user's seen items) and a model card (``model_card.md`` and ``model_card.json``) beside it.
+What stays out: review text (only vectors go in) and raw user ids (only HMAC pseudonyms; a
+client pseudonymises an id with the same key, ``textrec.privacy.pseudonymize``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from textrec import config
+from textrec._logging import quiet
+from textrec.data import schema
+from textrec.export import card as card_module
+from textrec.export.module import RecommenderModule
+from textrec.export.tokenizer import (GraphTokenizer, compare_with_hf, lower_cases,
+                                      wordpiece_vocabulary)
+from textrec.models.index import candidate_embeddings
+from textrec.models.text_table import as_id_matrix, stack_vectors
+
+DEFAULT_NAME = "textrec"
+MAX_K = 100
+TOKENIZER_CHECK_TEXTS = 2000
+
+
+@dataclasses.dataclass
+class ExportInfo:
+    """Where an export went and what it holds."""
+
+    path: Path                  # <folder>/<name>/<version>
+    name: str
+    version: int
+    card: dict
+    pseudonym_key_source: str   # "configured" or "demo (not secret)"
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+def demo_pseudonym_key(seed: int = config.SEED) -> str:
+    """A fixed, public key for course runs without a configured one. It links nothing secret:
+    anyone can recompute it, so a real deployment sets ``TEXTREC_PSEUDONYM_KEY``."""
+    return hashlib.sha256(f"textrec demo pseudonym key {seed}".encode()).hexdigest()
+
+
+def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
+    """The key to pseudonymise user ids with, and where it came from: ``key``, else the
+    configured one (``TEXTREC_PSEUDONYM_KEY`` or its key file), else the demo key."""
+    from textrec import privacy
+
+    if key is not None:
+        return privacy.pseudonym_key(key), "given"
+    try:
+        return privacy.pseudonym_key(), "configured"
+    except privacy.keys.MissingKeyError:
+        return privacy.pseudonym_key(demo_pseudonym_key()), "demo (not secret)"
+
+
+def next_version(root: Path) -> int:
+    """One more than the largest numeric version folder under ``root`` (1 when none)."""
+    versions = [int(p.name) for p in root.glob("*") if p.is_dir() and p.name.isdigit()]
+    return max(versions, default=0) + 1
+
+
+def user_review_sums(train: pd.DataFrame, review_vectors, user_ids) -> np.ndarray:
+    """Sum of each user's train review vectors: float32 [len(user_ids), dim] (zeros when none).
+
+    Normalised, a row is the user's mean interest vector (``interests.interest_vectors``);
+    ``recommend_text`` adds new texts' vectors to it before normalising.
+    """
+    review_vectors = np.asarray(review_vectors, np.float32)
+    if review_vectors.ndim != 2 or len(review_vectors) != len(train):
+        raise ValueError(f"review_vectors has shape {review_vectors.shape}; expected one row per "
+                         f"train review ({len(train)})")
+    position = {str(user): row for row, user in enumerate(user_ids)}
+    rows = np.array([position.get(str(user), -1) for user in train[schema.USER]], np.int64)
+    sums = np.zeros((len(user_ids), review_vectors.shape[1]), np.float32)
+    np.add.at(sums, rows[rows >= 0], review_vectors[rows >= 0])
+    return sums
+
+
+def seen_rows(seen: pd.DataFrame, user_ids, item_ids) -> tuple[list[np.ndarray], int]:
+    """Catalogue rows each user has seen, and how many seen pairs named an unknown user or item
+    (they cannot be served anyway, so they are skipped and counted)."""
+    user_position = {str(user): row for row, user in enumerate(user_ids)}
+    item_position = {str(item): row for row, item in enumerate(item_ids)}
+    users = seen[schema.USER].astype(str).map(user_position)
+    items = seen[schema.ITEM].astype(str).map(item_position)
+    known = users.notna() & items.notna()
+    rows = [[] for _ in user_ids]
+    for user, item in zip(users[known].astype(int), items[known].astype(int)):
+        rows[user].append(item)
+    return [np.unique(np.asarray(r, np.int64)) for r in rows], int((~known).sum())
+
+
+def _id_vectors(query_tower, user_ids) -> np.ndarray | None:
+    """Row 0: the tower's out-of-vocabulary id embedding; row r + 1: user r's."""
+    if not query_tower.use_ids:
+        return None
+    oov = query_tower.id_embedding(tf.constant([0], tf.int64)).numpy()
+    return np.concatenate([oov, query_tower.id_vectors_of(user_ids).numpy()]).astype(np.float32)
+
+
+def _check_tokenizer(graph_tokenizer, hf_tokenizer, texts) -> dict:
+    sample = [t for t in texts if isinstance(t, str)][:TOKENIZER_CHECK_TEXTS]
+    mismatches = compare_with_hf(graph_tokenizer, hf_tokenizer, sample)
+    if mismatches:
+        raise ValueError(
+            f"the in-graph WordPiece tokenizer gives other token ids than the encoder's own "
+            f"tokenizer on {mismatches} of {len(sample)} training texts; only BERT-style "
+            "WordPiece encoders can be exported with text inside the graph")
+    return {"texts_compared": len(sample), "mismatches": mismatches}
+
+
+def build_module(model, user_text, item_text, train, review_vectors, embedder, *,
+                 seen: pd.DataFrame | None = None, pseudonym_key=None, max_k: int = MAX_K):
+    """The :class:`RecommenderModule` of a trained model, plus facts for the model card.
+
+    Args:
+      model: a trained ``TwoTowerModel`` or ``JointModel`` (its ``query_model`` and
+        ``candidate_model`` towers).
+      user_text, item_text: the text vectors the towers were built with (``TextVectors`` or any
+        form of ``textrec.models.text_table``); their ids are the users and the catalogue.
+      train: the train reviews; review_vectors: float [len(train), dim], their vectors (for the
+        history ``recommend_text`` adds to).
+      embedder: the ``TextEmbedder`` that made those vectors; its tokenizer and encoder go in.
+      seen: interactions never to recommend again to their user (default: ``train``).
+      pseudonym_key: see :func:`resolve_pseudonym_key`.
+      max_k: the largest k a request may ask for (capped at the catalogue size).
+    """
+    from textrec import privacy
+
+    user_ids, user_vectors = as_id_matrix(user_text)
+    item_ids, _ = as_id_matrix(item_text)
+    if user_vectors.shape[1] != embedder.dim:
+        raise ValueError(f"the user vectors have {user_vectors.shape[1]} dims but the encoder "
+                         f"{embedder.name!r} gives {embedder.dim}: export with the embedder "
+                         "that made them")
+    secret, key_source = resolve_pseudonym_key(pseudonym_key)
+    seen_lists, skipped = seen_rows(train if seen is None else seen, user_ids, item_ids)
+    tokenizer = GraphTokenizer(wordpiece_vocabulary(embedder.tokenizer), embedder.max_length,
+                               lower_cases(embedder.tokenizer))
+    tokenizer_check = _check_tokenizer(tokenizer, embedder.tokenizer,
+                                       train[schema.TEXT].tolist())
+    module = RecommenderModule(
+        tokenizer=tokenizer, encoder=embedder.model, query_tower=model.query_model,
+        user_keys=privacy.pseudonymize_ids(user_ids, secret),
+        user_id_vectors=_id_vectors(model.query_model, user_ids),
+        user_vectors=stack_vectors(user_text, user_ids),
+        user_sums=user_review_sums(train, review_vectors, user_ids),
+        seen=seen_lists, item_ids=item_ids,
+        item_embeddings=candidate_embeddings(model.candidate_model, item_ids),
+        max_k=min(max_k, len(item_ids)),
+        uses_token_types="token_type_ids" in getattr(embedder.tokenizer, "model_input_names", []))
+    facts = {"users": len(user_ids), "items": len(item_ids),
+             "seen_pairs": int(sum(len(r) for r in seen_lists)),
+             "seen_pairs_skipped": skipped, "tokenizer_check": tokenizer_check,
+             "pseudonym_key": key_source, "encoder": embedder.name,
+             "max_length": embedder.max_length, "text_dim": embedder.dim,
+             "max_k": module.max_k}
+    return module, facts, key_source
+
+
+def export_recommender(model, user_text, item_text, train, review_vectors, embedder, folder,
+                       *, name: str = DEFAULT_NAME, version: int | None = None,
+                       seen: pd.DataFrame | None = None, pseudonym_key=None,
+                       max_k: int = MAX_K, metrics: dict | None = None,
+                       privacy_budget: dict | None = None, data_name: str = "",
+                       overwrite: bool = False) -> ExportInfo:
+    """Write ``<folder>/<name>/<version>/``: the SavedModel and its model card.
+
+    The arguments up to ``max_k`` are :func:`build_module`'s. ``metrics``: the evaluation
+    figures to put on the card; ``privacy_budget``: e.g. ``{"epsilon": 2.0, "delta": 1e-5}``
+    when the model was trained with DP-SGD; ``data_name``: the data set's name. ``version``
+    defaults to the next free number; an existing version folder raises unless ``overwrite``.
+    """
+    root = Path(folder) / name
+    version = next_version(root) if version is None else int(version)
+    if version < 1:
+        raise ValueError(f"version must be a positive integer, got {version}")
+    path = root / str(version)
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
+        shutil.rmtree(path)
+    module, facts, key_source = build_module(
+        model, user_text, item_text, train, review_vectors, embedder, seen=seen,
+        pseudonym_key=pseudonym_key, max_k=max_k)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with quiet(logging.getLogger("absl")), quiet(tf.get_logger()):
+        tf.saved_model.save(module, str(path), signatures=module.signatures())
+    card = card_module.write_card(path, name=name, version=version, facts=facts,
+                                  metrics=metrics or {}, privacy_budget=privacy_budget,
+                                  data_name=data_name)
+    return ExportInfo(path=path, name=name, version=version, card=card,
+                      pseudonym_key_source=key_source)

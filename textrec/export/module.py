@@ -1,0 +1,204 @@
+"""The serving module: everything a trained recommender needs at request time, in one graph.
+
+:class:`RecommenderModule` holds
+
+* the in-graph tokenizer (``textrec.export.tokenizer``) and the text encoder, so requests carry
+  plain text;
+* the query tower's Dense layers, with the user id embeddings copied into a table keyed by
+  *pseudonymised* user ids (the tower's own lookup, which holds the raw ids, is not part of the
+  export);
+* each known user's interest vector (what ``recommend_user`` reads) and the unnormalised sum of
+  their train review vectors (what ``recommend_text`` adds new texts to);
+* the catalogue: item ids and their candidate-tower embeddings, precomputed;
+* each known user's seen items, never recommended to them.
+
+Its three ``tf.function`` s become the SavedModel's signatures:
+
+* ``recommend_user(user_id [B] string, k [B] int32)``;
+* ``recommend_text(text [B, T] string, user_id [B] string, k [B] int32)``: up to T texts per
+  row (``""`` pads); a known ``user_id`` adds them to that user's history, ``""`` or an unknown
+  id serves the texts alone. A new review changes the recommendations at once;
+* ``embed_text(text [B] string)`` -> ``vectors`` [B, text dim], unit rows (zeros for a text
+  with no tokens).
+
+Both ``recommend_*`` return ``item_ids`` string [B, K] and ``scores`` float32 [B, K] with
+``K = max(k)``, best first, and ``known_user`` bool [B] (False: the row was served without an
+id embedding or history). Positions past a row's own k, and rows with fewer than k unseen
+items, hold ``""`` and ``-inf``. A k outside ``[1, max_k]`` or inputs of different batch sizes
+raise ``InvalidArgumentError`` (HTTP 400 from a server).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from textrec.text.pooling import l2_normalize, mean_pool
+
+NO_ITEM = ""
+
+
+def _constant_variable(value, name: str, dtype=None) -> tf.Variable:
+    return tf.Variable(tf.constant(value, dtype=dtype), trainable=False, name=name)
+
+
+class RecommenderModule(tf.Module):
+    """Serving graph of a two-tower recommender with a text encoder (see the module docstring).
+
+    Args:
+      tokenizer: a ``GraphTokenizer`` for the encoder's vocabulary.
+      encoder: the TF text encoder (a transformers ``TFBertModel``-like model whose output has
+        ``last_hidden_state`` [batch, length, dim]).
+      query_tower: the trained ``textrec.models.Tower`` on the user side; only its Dense layers
+        are kept (``combine``), never its id lookup.
+      user_keys: pseudonymised user ids [n users].
+      user_id_vectors: float [n users + 1, embedding dim]: row 0 the tower's out-of-vocabulary
+        embedding, row r + 1 user r's (None when the tower uses no ids).
+      user_vectors: float [n users, text dim], the interest vectors the model was trained with.
+      user_sums: float [n users, text dim], the sum of each user's train review vectors.
+      seen: a list of n users int arrays, the catalogue rows each user has seen.
+      item_ids: [n items] strings; item_embeddings: float [n items, embedding dim].
+      max_k: the largest k a request may ask for.
+      uses_token_types: pass ``token_type_ids`` (zeros) to the encoder.
+    """
+
+    def __init__(self, *, tokenizer, encoder, query_tower, user_keys, user_id_vectors,
+                 user_vectors, user_sums, seen, item_ids, item_embeddings, max_k: int,
+                 uses_token_types: bool = True):
+        super().__init__(name="textrec_recommender")
+        n_users, n_items = len(user_keys), len(item_ids)
+        if n_items == 0:
+            raise ValueError("the catalogue is empty: no items to recommend")
+        if not 1 <= max_k <= n_items:
+            raise ValueError(f"max_k must be between 1 and the {n_items} items, got {max_k}")
+        for label, matrix in [("user_vectors", user_vectors), ("user_sums", user_sums)]:
+            if np.shape(matrix)[0] != n_users:
+                raise ValueError(f"{label} has {np.shape(matrix)[0]} rows for {n_users} users")
+        if len(seen) != n_users:
+            raise ValueError(f"seen has {len(seen)} rows for {n_users} users")
+        self.tokenizer = tokenizer
+        self.encoder = encoder
+        self.uses_token_types = bool(uses_token_types)
+        # The query tower's layers are tracked (their weights are saved); the tower itself is
+        # not, so its raw-id lookup never reaches the export.
+        self.query_layers = [layer for layer in (query_tower.text_projection,
+                                                 *query_tower.hidden_layers,
+                                                 query_tower.output_layer) if layer is not None]
+        self._combine = query_tower.combine
+        self.uses_ids = bool(query_tower.use_ids)
+        self.max_k = int(max_k)
+        self.text_dim = int(np.shape(user_vectors)[1])
+        # Row 0 of every per-user table is "unknown user": no id embedding row of its own, no
+        # history, nothing seen.
+        self.user_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant([str(key) for key in user_keys], tf.string),
+                tf.range(1, n_users + 1, dtype=tf.int64)),
+            default_value=0)
+        zeros = np.zeros((1, self.text_dim), np.float32)
+        if self.uses_ids:
+            self.user_id_vectors = _constant_variable(
+                np.asarray(user_id_vectors, np.float32), "user_id_vectors")
+        self.user_vectors = _constant_variable(
+            np.concatenate([zeros, np.asarray(user_vectors, np.float32)]), "user_vectors")
+        self.user_sums = _constant_variable(
+            np.concatenate([zeros, np.asarray(user_sums, np.float32)]), "user_sums")
+        lengths = [0, 0] + [len(rows) for rows in seen]   # splits of [unknown user, users...]
+        self.seen_splits = _constant_variable(np.cumsum(lengths), "seen_row_splits", tf.int64)
+        flat = np.concatenate([np.asarray(rows, np.int64) for rows in seen]) if seen else []
+        self.seen_items = _constant_variable(np.asarray(flat, np.int64), "seen_items", tf.int64)
+        self.item_ids = _constant_variable([str(item) for item in item_ids], "item_ids", tf.string)
+        self.item_embeddings = _constant_variable(
+            np.asarray(item_embeddings, np.float32), "item_embeddings")
+
+    # -- pieces -------------------------------------------------------------------------------
+
+    def _encode(self, ids, mask):
+        """Token ids and mask [n, length] -> unit mean-pooled vectors [n, text dim]."""
+        inputs = {"input_ids": ids, "attention_mask": mask}
+        if self.uses_token_types:
+            inputs["token_type_ids"] = tf.zeros_like(ids)
+        hidden = self.encoder(inputs, training=False).last_hidden_state
+        return l2_normalize(mean_pool(tf.cast(hidden, tf.float32), mask))
+
+    def _embed_nonblank(self, texts):
+        """[n] texts -> [n, text dim]; the encoder runs only on texts that have a token (more
+        than [CLS] and [SEP]), the others get zeros."""
+        ids, mask = self.tokenizer(texts)
+        positions = tf.where(tf.reduce_sum(mask, axis=1) > 2)[:, 0]
+        vectors = self._encode(tf.gather(ids, positions), tf.gather(mask, positions))
+        return tf.scatter_nd(positions[:, None], vectors,
+                             tf.stack([tf.size(texts, out_type=tf.int64),
+                                       tf.constant(self.text_dim, tf.int64)]))
+
+    def _user_rows(self, user_id):
+        return self.user_table.lookup(tf.reshape(user_id, [-1]))
+
+    def _queries(self, rows, interest_vectors):
+        id_vectors = tf.gather(self.user_id_vectors, rows) if self.uses_ids else None
+        return self._combine(id_vectors, interest_vectors)
+
+    def _check_k(self, k, batch_size):
+        k = tf.reshape(tf.cast(k, tf.int32), [-1])
+        tf.debugging.assert_equal(
+            tf.size(k), tf.cast(batch_size, tf.int32),
+            message="k must have one value per row (the same batch size as the other inputs)")
+        tf.debugging.assert_greater_equal(k, 1, message="k must be at least 1")
+        tf.debugging.assert_less_equal(k, self.max_k,
+                                       message=f"k must be at most max_k={self.max_k}")
+        return k
+
+    def _top_k(self, queries, rows, k):
+        """Top max(k) unseen items per row, rows past their own k blanked."""
+        scores = tf.matmul(queries, self.item_embeddings, transpose_b=True)   # [B, n items]
+        seen = tf.gather(tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits),
+                         rows)
+        positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)
+        is_seen = tf.scatter_nd(positions, tf.ones_like(seen.flat_values, tf.bool),
+                                tf.shape(scores, out_type=tf.int64))
+        scores = tf.where(is_seen, tf.constant(-np.inf, tf.float32), scores)
+        width = tf.maximum(tf.reduce_max(tf.concat([k, [0]], axis=0)), 0)
+        top_scores, top_rows = tf.math.top_k(scores, k=width)
+        keep = (tf.range(width)[None, :] < k[:, None]) & tf.math.is_finite(top_scores)
+        return {
+            "item_ids": tf.where(keep, tf.gather(self.item_ids, top_rows), NO_ITEM),
+            "scores": tf.where(keep, top_scores, tf.constant(-np.inf, tf.float32)),
+            "known_user": rows > 0,
+        }
+
+    # -- signatures ---------------------------------------------------------------------------
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
+                                  tf.TensorSpec([None], tf.int32, name="k")])
+    def recommend_user(self, user_id, k):
+        """Top-k unseen items of known users (pseudonymised ids) from their trained profile."""
+        rows = self._user_rows(user_id)
+        k = self._check_k(k, tf.size(rows))
+        queries = self._queries(rows, tf.gather(self.user_vectors, rows))
+        return self._top_k(queries, rows, k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], tf.string, name="text"),
+                                  tf.TensorSpec([None], tf.string, name="user_id"),
+                                  tf.TensorSpec([None], tf.int32, name="k")])
+    def recommend_text(self, text, user_id, k):
+        """Top-k items for texts (a query, a new review, a user's recent reviews), added to the
+        user's train history when ``user_id`` is known."""
+        rows = self._user_rows(user_id)
+        shape = tf.shape(text)
+        tf.debugging.assert_equal(shape[0], tf.size(rows, out_type=tf.int32),
+                                  message="text and user_id must have the same batch size")
+        k = self._check_k(k, shape[0])
+        vectors = self._embed_nonblank(tf.reshape(text, [-1]))
+        row_of_text = tf.repeat(tf.range(shape[0]), shape[1])
+        new = tf.math.unsorted_segment_sum(vectors, row_of_text, shape[0])
+        interest = l2_normalize(tf.gather(self.user_sums, rows) + new)
+        return self._top_k(self._queries(rows, interest), rows, k)
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+    def embed_text(self, text):
+        """Interest vectors of texts: unit rows [B, text dim], zeros for texts with no token."""
+        return {"vectors": self._embed_nonblank(tf.reshape(text, [-1]))}
+
+    def signatures(self) -> dict:
+        return {"recommend_user": self.recommend_user, "recommend_text": self.recommend_text,
+                "embed_text": self.embed_text, "serving_default": self.recommend_text}
