@@ -747,3 +747,88 @@ def test_user_cf_scores_check():
     fails_with(check, user_cf("dot"), "not the dot product")
     fails_with(check, user_cf("normalised"), "do not divide by the sum of the similarities")
     fails_with(check, user_cf("negative"), "similarity above 0")
+
+
+# ------------------------------------------------------------------- lesson 08: deployment
+
+def test_frame_token_ids_check():
+    from textrec.grading.deployment import reference_frame_token_ids
+
+    check = grading.check_frame_token_ids
+    check(reference_frame_token_ids)
+
+    def without_truncation(pieces, max_length, cls_id, sep_id, pad_id):
+        return reference_frame_token_ids(pieces, 10_000, cls_id, sep_id, pad_id)
+
+    def padded_to_max_length(pieces, max_length, cls_id, sep_id, pad_id):
+        ids, mask = reference_frame_token_ids(pieces, max_length, cls_id, sep_id, pad_id)
+        extra = max_length - ids.shape[1]
+        return np.pad(ids, ((0, 0), (0, extra))), np.pad(mask, ((0, 0), (0, extra)))
+
+    def mask_without_specials(pieces, max_length, cls_id, sep_id, pad_id):
+        ids, mask = reference_frame_token_ids(pieces, max_length, cls_id, sep_id, pad_id)
+        return ids, mask * (ids != cls_id) * (ids != sep_id)
+
+    fails_with(check, without_truncation, "cut each text to max_length - 2")
+    fails_with(check, padded_to_max_length, "pad to the longest row of the batch")
+    fails_with(check, mask_without_specials, "the mask is 1 for every real token")
+
+
+def test_live_interest_vector_check():
+    from textrec.grading.deployment import reference_live_interest_vector
+
+    check = grading.check_live_interest_vector
+    check(reference_live_interest_vector)
+
+    def normalise_history_first(history, new):
+        unit = history / np.linalg.norm(history) if np.linalg.norm(history) else history
+        return reference_live_interest_vector(unit, new)
+
+    def never_normalised(history, new):
+        return np.asarray(history) + np.asarray(new).sum(axis=0)
+
+    def nan_on_zero(history, new):
+        total = np.asarray(history, float) + np.asarray(new, float).sum(axis=0)
+        with np.errstate(invalid="ignore"):
+            return total / np.linalg.norm(total)
+
+    fails_with(check, normalise_history_first, "Add first, normalise once")
+    fails_with(check, never_normalised, "scale the sum to unit length")
+    fails_with(check, nan_on_zero, "not NaN")
+
+
+def test_build_serving_module_check():
+    import tensorflow as tf
+
+    from textrec.text.pooling import mean_pool
+
+    check = grading.check_build_serving_module
+
+    def module_factory(signature=True, normalise=True, use_mask=True):
+        def build(tokenizer, encoder, item_ids, item_embeddings):
+            class Recommender(tf.Module):
+                def __init__(self):
+                    super().__init__()
+                    self.tokenizer, self.encoder = tokenizer, encoder
+                    self.item_ids = tf.Variable(item_ids, trainable=False)
+                    self.items = tf.Variable(item_embeddings, trainable=False)
+
+                def _recommend(self, text, k):
+                    ids, mask = self.tokenizer(text)
+                    hidden = self.encoder({"input_ids": ids, "attention_mask": mask}).last_hidden_state
+                    pooled = mean_pool(hidden, mask if use_mask else tf.ones_like(mask))
+                    vectors = tf.math.l2_normalize(pooled, axis=-1) if normalise else pooled
+                    top = tf.math.top_k(tf.matmul(vectors, self.items, transpose_b=True), k=k)
+                    return {"item_ids": tf.gather(self.item_ids, top.indices), "scores": top.values}
+
+            spec = [tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.int32)]
+            Recommender.recommend = tf.function(Recommender._recommend,
+                                                input_signature=spec if signature else None)
+            return Recommender()
+        return build
+
+    check(module_factory())
+    fails_with(check, module_factory(signature=False), "input_signature")
+    fails_with(check, module_factory(normalise=False), "scale each vector to unit length")
+    fails_with(check, module_factory(use_mask=False), "over real tokens only")
+    fails_with(check, lambda *args: object(), "return a tf.Module")

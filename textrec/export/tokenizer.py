@@ -78,14 +78,17 @@ class GraphTokenizer(tf.Module):
     def __call__(self, texts):
         texts = tf.reshape(tf.convert_to_tensor(texts, tf.string), [-1])
         pieces = self.tokenizer.tokenize(texts)                     # ragged [batch, tokens]
-        pieces = pieces[:, : self.max_length - 2]
-        batch = tf.shape(texts)[0]
-        cls = tf.fill([batch, 1], self.cls_id)
-        sep = tf.fill([batch, 1], self.sep_id)
-        ids = tf.concat([cls, tf.cast(pieces, tf.int32), sep], axis=1)
-        mask = tf.ones_like(ids)
-        return (ids.to_tensor(default_value=self.pad_id),
-                mask.to_tensor(default_value=0))
+        return frame_pieces(pieces, self.max_length, self.cls_id, self.sep_id, self.pad_id)
+
+
+def frame_pieces(pieces, max_length: int, cls_id: int, sep_id: int, pad_id: int):
+    """WordPiece ids of each text (ragged [batch, tokens]) -> (ids, mask), int32 [batch, length]:
+    each row cut to ``max_length - 2`` pieces, ``cls_id`` put first and ``sep_id`` last, padded
+    with ``pad_id`` (mask 0) to the longest row."""
+    pieces = tf.cast(pieces, tf.int32)[:, : max_length - 2]
+    batch = pieces.nrows(out_type=tf.int32)
+    ids = tf.concat([tf.fill([batch, 1], cls_id), pieces, tf.fill([batch, 1], sep_id)], axis=1)
+    return ids.to_tensor(default_value=pad_id), tf.ones_like(ids).to_tensor(default_value=0)
 
 
 def compare_with_hf(graph_tokenizer: GraphTokenizer, hf_tokenizer, texts) -> int:

@@ -22,6 +22,11 @@ from textrec.grading.data_preparation import (
     check_find_leaky_users,
     check_leave_last_out,
 )
+from textrec.grading.deployment import (
+    check_build_serving_module,
+    check_frame_token_ids,
+    check_live_interest_vector,
+)
 from textrec.grading.evaluation_lesson import (
     check_bootstrap_interval,
     check_ease_weights,
@@ -49,14 +54,17 @@ __all__ = [
     "CheckFailed",
     "Task",
     "check_bootstrap_interval",
+    "check_build_serving_module",
     "check_class_weights",
     "check_clean_review_text",
     "check_clip_rows",
     "check_ease_weights",
     "check_find_leaky_users",
+    "check_frame_token_ids",
     "check_in_batch_softmax_loss",
     "check_joint_loss",
     "check_leave_last_out",
+    "check_live_interest_vector",
     "check_logq_correct",
     "check_luhn_valid",
     "check_masked_mean_pool",
