@@ -5,6 +5,9 @@
     textrec download NAME       fetch a registry data set (online); `textrec download --list`
     textrec exercises [--check] write exercises/ from solutions/ (--check: fail if stale)
     textrec grade FOLDER        run and grade submitted exercise notebooks -> scores.csv/.md
+    textrec serve EXPORT_DIR [--host 127.0.0.1] [--port 8501] [--model-name NAME]
+                                serve an export with TF Serving's REST API (:predict, status,
+                                metadata) until Ctrl-C
 """
 
 from __future__ import annotations
@@ -76,6 +79,20 @@ def _grade(args) -> int:
     return 0
 
 
+def _serve(args) -> int:
+    from textrec.export import server
+
+    try:
+        server.serve_forever(args.export_dir, args.host, args.port, model_name=args.model_name,
+                             quiet=args.quiet, max_body_bytes=args.max_body_bytes)
+    except FileNotFoundError:
+        raise
+    except OSError as error:   # the port is taken, the host is not this machine's...
+        print(f"textrec serve: cannot listen on {args.host}:{args.port}: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textrec", description="textrec course tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -109,6 +126,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--lesson", help="lesson of every submission, e.g. 01_data_preparation "
                                         "(default: from each notebook)")
     grade.set_defaults(func=_grade)
+    serve = commands.add_parser(
+        "serve", help="serve an export over HTTP with TensorFlow Serving's REST API",
+        description="Serves EXPORT_DIR (<folder>/<name>, newest version, or a version folder) at "
+                    "/v1/models/<name>[:predict|/metadata], as TF Serving does. There is no "
+                    "authentication: keep the default loopback host unless the network is trusted.")
+    serve.add_argument("export_dir", help="the export, e.g. reports/export/textrec")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default 127.0.0.1, this machine only)")
+    serve.add_argument("--port", type=int, default=8501,
+                       help="port (default 8501, TF Serving's REST port)")
+    serve.add_argument("--model-name", help="name in the URLs (default: the export folder's name)")
+    serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
+                       help="larger request bodies get 413 (default 1 MiB)")
+    serve.add_argument("--quiet", action="store_true", help="no log line per request")
+    serve.set_defaults(func=_serve)
     return parser
 
 

@@ -1,0 +1,51 @@
+"""Serve an export over HTTP with TensorFlow Serving's REST API, so that a client written against
+this server switches to TF Serving (same export, same URLs, same JSON) without changes.
+
+    handle = start_server("reports/export/textrec")      # background thread, a free port
+    handle.url                                           # http://127.0.0.1:54321
+    handle.stop()
+
+``textrec serve EXPORT_DIR`` runs :func:`serve_forever` (Ctrl-C stops it). Endpoints, as TF
+Serving's (https://www.tensorflow.org/tfx/serving/api_rest):
+
+* ``POST /v1/models/<name>[/versions/<v>]:predict`` with ``{"signature_name": ...,
+  "instances": [...]}`` (row format: one object of named inputs per row, or a bare value per row
+  for a one-input signature) -> ``{"predictions": [...]}`` (one object of all outputs per row, or
+  the bare value for a one-output signature); or with ``{"inputs": {...}}`` (columnar: one
+  nested list per input, or a bare list for a one-input signature) -> ``{"outputs": {...}}``.
+  ``signature_name`` defaults to ``serving_default``;
+* ``GET /v1/models/<name>[/versions/<v>]``: the model's status;
+* ``GET /v1/models/<name>[/versions/<v>]/metadata``: its signature defs.
+
+JSON as TF Serving writes it: floats as the shortest decimal that reads back as the same float32,
+non-finite ones as the tokens ``-Infinity``, ``Infinity`` and ``NaN`` (so an empty slot's score
+is ``-Infinity``); strings ``{"b64": ...}``-encoded in and, for outputs named ``*_bytes``, out.
+
+Errors are ``{"error": "..."}`` with status 400 (malformed or wrong request: bad JSON, unknown
+signature or input, wrong type or shape, k outside [1, max_k], an error from the graph), 404
+(unknown model, version or path), 405 (wrong method), 411 (no Content-Length), 413 (over a size
+limit: the body, rows per request, texts per row, characters per text; limits from the model
+card) or 500 (anything unexpected; the server keeps running). The checks this server adds to
+TF Serving's (size limits, k, unknown inputs) only make it stricter.
+
+There is no authentication: the server listens on loopback unless told otherwise, and warns then.
+
+The pieces: ``model`` (the export being served), ``request`` (JSON -> arrays, with the checks),
+``response`` (arrays -> JSON), ``errors`` (:class:`RequestError`), ``handler`` (HTTP routing and
+status codes) and ``lifecycle`` (starting and stopping a server).
+"""
+
+from textrec.export.server.errors import RequestError
+from textrec.export.server.handler import DRAIN_BYTES, ENDPOINTS, MAX_BODY_BYTES, ROUTES
+from textrec.export.server.lifecycle import (DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS,
+                                             ServerHandle, make_server, serve_forever,
+                                             server_url, start_server, usage)
+from textrec.export.server.model import DEFAULT_SIGNATURE, ServedModel, default_model_name
+from textrec.export.server.response import _json_values, to_json
+
+__all__ = [
+    "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SIGNATURE", "DRAIN_BYTES", "ENDPOINTS",
+    "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "ROUTES", "RequestError", "ServedModel", "ServerHandle",
+    "default_model_name", "make_server", "serve_forever", "server_url", "start_server", "to_json",
+    "usage",
+]

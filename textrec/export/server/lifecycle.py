@@ -1,0 +1,122 @@
+"""Starting a server (in a background thread or until Ctrl-C) and stopping it."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import socket
+import threading
+import warnings
+from http.server import ThreadingHTTPServer
+
+from textrec.export.server.handler import MAX_BODY_BYTES, _Handler
+from textrec.export.server.model import ServedModel
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8501
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address, model: ServedModel, quiet: bool, max_body_bytes: int):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.model, self.quiet, self.max_body_bytes = model, quiet, int(max_body_bytes)
+        super().__init__(address, _Handler)
+
+
+def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                model_name: str | None = None, quiet: bool = False,
+                max_body_bytes: int = MAX_BODY_BYTES) -> _Server:
+    """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port."""
+    if host not in LOOPBACK_HOSTS:
+        warnings.warn(f"serving on {host}: this server has no authentication and no TLS; anyone "
+                      "who can reach the port can query the model", stacklevel=3)
+    model = ServedModel(export_dir, model_name)
+    return _Server((host, port), model, quiet, max_body_bytes)
+
+
+def server_url(server: _Server) -> str:
+    host = server.server_address[0]
+    return f"http://[{host}]:{server.server_port}" if ":" in host else \
+        f"http://{host}:{server.server_port}"
+
+
+@dataclasses.dataclass(repr=False)
+class ServerHandle:
+    """A server running in a background thread; ``stop()`` (or ``with``) ends it."""
+
+    server: _Server
+    thread: threading.Thread
+
+    def __repr__(self) -> str:
+        return f"ServerHandle(url={self.url!r}, model={self.model.name!r})"
+
+    @property
+    def url(self) -> str:
+        return server_url(self.server)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    @property
+    def model(self) -> ServedModel:
+        return self.server.model
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop()
+
+
+def start_server(export_dir, host: str = DEFAULT_HOST, port: int = 0, **options) -> ServerHandle:
+    """Serve ``export_dir`` in a background thread (for notebooks and tests); ``options`` are
+    :func:`make_server`'s."""
+    server = make_server(export_dir, host, port, **options)
+    thread = threading.Thread(target=server.serve_forever, name="textrec-serve", daemon=True)
+    thread.start()
+    return ServerHandle(server, thread)
+
+
+def usage(server: _Server) -> str:
+    """What to print when a server starts: its URL and a request to try."""
+    url, model = server_url(server), server.model
+    example = {"text": ["warm tone, stays in tune"], "user_id": "", "k": 5}
+    body = json.dumps({"signature_name": "recommend_text", "instances": [example]})
+    return (f"serving {model.path} as model {model.name!r} version {model.version} at {url}\n"
+            f"  status:   curl {url}/v1/models/{model.name}\n"
+            f"  metadata: curl {url}/v1/models/{model.name}/metadata\n"
+            f"  predict:  curl -X POST {url}/v1/models/{model.name}:predict -d '{body}'\n"
+            "Ctrl-C stops it.")
+
+
+def serve_forever(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
+                  announce=print, **options) -> None:
+    """Serve until Ctrl-C (or SIGTERM); ``announce`` receives :func:`usage`'s text."""
+    server = make_server(export_dir, host, port, **options)
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    if in_main_thread:
+        previous_handler = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    announce(usage(server))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        announce("stopped")
+    finally:
+        server.server_close()
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous_handler)
+
+
+def _raise_keyboard_interrupt(signal_number, frame):
+    raise KeyboardInterrupt

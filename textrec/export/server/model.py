@@ -1,0 +1,123 @@
+"""The export being served: its signatures, name, version and request limits, and the answers
+to the status, metadata and ``:predict`` requests (JSON in the formats of the package docstring).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import tensorflow as tf
+from tensorflow.core.framework import types_pb2
+from tensorflow.core.protobuf import saved_model_pb2
+
+from textrec.export import card as card_module
+from textrec.export.build import DEFAULT_NAME
+from textrec.export.reload import load_export, version_folder
+from textrec.export.server.errors import RequestError
+from textrec.export.server.request import (_check_batch, _check_limits, _named_inputs,
+                                           _request_format, _rows_to_columns, _to_array)
+from textrec.export.server.response import _columns_response, _json_values, _rows_response
+
+DEFAULT_SIGNATURE = "serving_default"
+
+
+def _signature_defs(path: Path) -> dict:
+    """The SavedModel's signature defs (protos), read from ``saved_model.pb``."""
+    saved_model = saved_model_pb2.SavedModel()
+    saved_model.ParseFromString((path / "saved_model.pb").read_bytes())
+    return dict(saved_model.meta_graphs[0].signature_def)
+
+
+def _tensor_info_json(info) -> dict:
+    """A TensorInfo proto as TF Serving's metadata JSON writes it."""
+    shape = info.tensor_shape
+    return {"dtype": types_pb2.DataType.Name(info.dtype),
+            "tensor_shape": {"dim": [{"size": str(dim.size), "name": dim.name}
+                                     for dim in shape.dim],
+                             "unknown_rank": bool(shape.unknown_rank)},
+            "name": info.name}
+
+
+def default_model_name(path: Path, card: dict) -> str:
+    """``textrec`` for ``.../textrec/1``; the card's name when the folder is not a version."""
+    if path.name.isdigit():
+        return path.parent.name
+    return str(card.get("name") or DEFAULT_NAME)
+
+
+class ServedModel:
+    """An export loaded for serving: its signatures, name, version and request limits.
+
+    Args:
+      export_dir: ``<folder>/<name>`` (its newest version is served) or a version folder.
+      model_name: the name in the URLs (default: see :func:`default_model_name`).
+    """
+
+    def __init__(self, export_dir, model_name: str | None = None):
+        self.path = version_folder(export_dir)
+        self.card = card_module.read_card(self.path)
+        self.name = model_name or default_model_name(self.path, self.card)
+        self.version = int(self.path.name) if self.path.name.isdigit() else int(
+            self.card.get("version", 1))
+        self.limits = {**card_module.LIMITS, **self.card.get("limits", {})}
+        self.loaded = load_export(self.path)
+        self.signature_defs = _signature_defs(self.path)
+
+    def inputs(self, signature: str) -> dict:
+        """``{input name: (dtype, rank)}`` of a signature (400 when it does not exist)."""
+        if signature not in self.loaded.signatures:   # (which leaves out __saved_model_init_op)
+            raise RequestError(400, f"unknown signature_name {signature!r}; this model has "
+                                    f"{sorted(self.loaded.signatures)}")
+        return {name: (tf.dtypes.as_dtype(info.dtype), len(info.tensor_shape.dim))
+                for name, info in self.signature_defs[signature].inputs.items()}
+
+    def check_version(self, name: str, version: str | None) -> None:
+        """404 unless the URL names this model (and, if any, this version)."""
+        if name != self.name:
+            raise RequestError(404, f"model {name!r} not found; this server serves {self.name!r}")
+        if version is not None and int(version) != self.version:
+            raise RequestError(404, f"version {int(version)} of model {name!r} not found; "
+                                    f"available: [{self.version}]")
+
+    def status(self) -> dict:
+        return {"model_version_status": [{"version": str(self.version), "state": "AVAILABLE",
+                                          "status": {"error_code": "OK", "error_message": ""}}]}
+
+    def metadata(self) -> dict:
+        def tensors(infos):
+            return {key: _tensor_info_json(info) for key, info in sorted(infos.items())}
+
+        signatures = {name: {"inputs": tensors(sd.inputs), "outputs": tensors(sd.outputs),
+                             "method_name": sd.method_name}
+                      for name, sd in sorted(self.signature_defs.items())}
+        return {"model_spec": {"name": self.name, "signature_name": "",
+                               "version": str(self.version)},
+                "metadata": {"signature_def": {"signature_def": signatures}}}
+
+    def predict(self, request: dict) -> dict:
+        """A parsed ``:predict`` body -> the response body (raises :class:`RequestError`)."""
+        signature = request.get("signature_name", DEFAULT_SIGNATURE)
+        if not isinstance(signature, str):
+            raise RequestError(400, "'signature_name' must be a string")
+        specs = self.inputs(signature)
+        row_format = _request_format(request)
+        columns = (_rows_to_columns(request["instances"], specs, signature) if row_format
+                   else _named_inputs(request["inputs"], specs, signature))
+        arrays = {name: _to_array(name, value, *specs[name], per_row=row_format)
+                  for name, value in columns.items()}
+        _check_batch(arrays)
+        _check_limits(arrays, self.limits)
+        try:
+            outputs = self.loaded.signatures[signature](
+                **{name: tf.constant(array, specs[name][0]) for name, array in arrays.items()})
+        except tf.errors.InvalidArgumentError as error:
+            raise RequestError(400, _graph_error(error.message)) from error
+        plain = {name: _json_values(name, tensor.numpy()) for name, tensor in outputs.items()}
+        return _rows_response(plain) if row_format else _columns_response(plain)
+
+
+def _graph_error(message: str) -> str:
+    """The graph's own words of a failed ``tf.debugging`` assertion, else the whole message."""
+    assertion = re.search(r"assertion failed: \[([^\]]*)\]", message)
+    return f"the model refused the request: {assertion[1]}" if assertion else message.strip()
