@@ -26,7 +26,7 @@ def write_amazon_file(path, n_users=6, n_items=5):
 
 def test_pipeline_on_a_review_file_writes_the_report(tmp_path, capsys):
     source = write_amazon_file(tmp_path / "tiny.json.gz")
-    assert cli.main(["pipeline", "--data", str(source), "--profile", "quick",
+    assert cli.main(["pipeline", "--data", str(source), "--profile", "quick", "--stages", "data",
                      "--reports", str(tmp_path / "reports")]) == 0
     report = (tmp_path / "reports" / "report.md").read_text()
     assert "30 reviews by 6 users of 5 items" in report
@@ -39,11 +39,28 @@ def test_pipeline_on_a_review_file_writes_the_report(tmp_path, capsys):
     assert len(split.train) == 18 and set(split.test[schema.USER]) == {f"U{u}" for u in range(6)}
 
 
-def test_pipeline_on_the_synthetic_default(tmp_path):
+def test_pipeline_on_the_synthetic_default_runs_every_stage_and_exports(tmp_path):
+    """The main job end to end in the quick profile: about two minutes."""
+    from textrec import export
+
     assert cli.main(["pipeline", "--reports", str(tmp_path / "r")]) == 0
     stats = json.loads((tmp_path / "r" / "data_report.json").read_text())
     assert stats["source"].startswith("synthetic-quick")
     assert stats["reviews"] > 1000 and stats["split"]["test"]["users"] == stats["users"]
+    report = (tmp_path / "r" / "report.md").read_text()
+    for section in ("## Summary", "## Data", "## Export"):
+        assert section in report
+    assert "Stages: data, finetune, interests, joint, evaluation, privacy, export." in report
+    assert "0 found" in report  # the search for review text and raw ids in the export
+    saved = tmp_path / "r" / "export" / "textrec" / "1"
+    card = export.read_card(saved)
+    assert {"validation ndcg@10", "test ndcg@10", "membership audit auc"} <= set(card["metrics"])
+    loaded = export.load_export(saved.parent)
+    answer = export.call_signature(loaded, "recommend_text", text=[["bright strings"]],
+                                   user_id=[""], k=[5])
+    assert answer["item_ids"].shape == (1, 5) and "" not in answer["item_ids"][0]
+    figures = {p.name for p in (tmp_path / "r" / "figures").glob("*.png")}
+    assert len(figures) >= 5, figures
 
 
 def test_cli_errors_are_readable(tmp_path, capsys):
