@@ -33,7 +33,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from textrec.text.pooling import l2_normalize, mean_pool
+from textrec.text.embedding import sentence_vectors
+from textrec.text.pooling import l2_normalize
 
 NO_ITEM = ""
 
@@ -115,11 +116,7 @@ class RecommenderModule(tf.Module):
 
     def _encode(self, ids, mask):
         """Token ids and mask [n, length] -> unit mean-pooled vectors [n, text dim]."""
-        inputs = {"input_ids": ids, "attention_mask": mask}
-        if self.uses_token_types:
-            inputs["token_type_ids"] = tf.zeros_like(ids)
-        hidden = self.encoder(inputs, training=False).last_hidden_state
-        return l2_normalize(mean_pool(tf.cast(hidden, tf.float32), mask))
+        return sentence_vectors(self.encoder, ids, mask, self.uses_token_types)
 
     def _embed_nonblank(self, texts):
         """[n] texts -> [n, text dim]; the encoder runs only on texts that have a token (more

@@ -112,11 +112,7 @@ class TextEmbedder:
 
     def _encode_batch(self, input_ids, attention_mask):
         """Token ids [batch size, padded length] -> unit vectors [batch size, hidden size]."""
-        inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self._uses_token_types:
-            inputs["token_type_ids"] = tf.zeros_like(input_ids)
-        hidden = self.model(inputs, training=False).last_hidden_state
-        return l2_normalize(mean_pool(tf.cast(hidden, tf.float32), attention_mask))
+        return sentence_vectors(self.model, input_ids, attention_mask, self._uses_token_types)
 
     def embed(self, texts, batch_size=None, max_length=None, progress=None) -> np.ndarray:
         """Vectors of ``texts``, shape [number of texts, hidden size], float32, in input order.
@@ -215,6 +211,22 @@ class TextEmbedder:
             ids.extend(np.asarray(encoded["input_ids"][r], np.int32) for r in first_rows)
             truncated.extend(np.bincount(sample, minlength=len(chunk)) > 1)
         return ids, np.asarray(truncated, bool)
+
+
+def sentence_vectors(model, input_ids, attention_mask, uses_token_types: bool = True):
+    """The encoder's unit sentence vectors: its last hidden states mean-pooled over the real
+    tokens and scaled to unit length.
+
+    ``input_ids`` and ``attention_mask``: [batch size, padded length]; returns float32
+    [batch size, hidden size]. ``uses_token_types``: also pass ``token_type_ids`` (zeros), as
+    BERT models expect. The embedder and the exported serving graph both call this, so the two
+    compute the same vectors.
+    """
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if uses_token_types:
+        inputs["token_type_ids"] = tf.zeros_like(input_ids)
+    hidden = model(inputs, training=False).last_hidden_state
+    return l2_normalize(mean_pool(tf.cast(hidden, tf.float32), attention_mask))
 
 
 def _as_text_list(texts) -> list[str]:
