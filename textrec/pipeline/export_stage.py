@@ -1,7 +1,9 @@
 """Stage ``export``: the joint model as a SavedModel that serves from text (lesson 08), checked.
 
 Writes ``<reports>/export/textrec/1/`` (overwritten on each run; a deployment would bump the
-version) with the model card carrying the metrics gathered so far, then checks the export:
+version) with the model card carrying the metrics gathered so far. Every known interaction
+(train, validation and test) counts as seen: the service never recommends an item a user has
+already reviewed. Then it checks the export:
 
 * ``recommend_user`` on the reloaded SavedModel equals the in-memory model for some users, and
   so does a fresh Python process that imports only TensorFlow and tensorflow-text;
@@ -15,6 +17,7 @@ latency into ``context["metrics"]``.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import tensorflow as tf
 
 from textrec.data import schema
@@ -33,15 +36,19 @@ def export_stage(context: dict) -> str:
     model = need(context, "joint_model", "export")
     user_text, item_text = need(context, "user_text", "export"), need(context, "item_text", "export")
     train = prepared.split.train
+    # The model read the train reviews only; a service knows every interaction, and never
+    # recommends an item a user has already reviewed.
+    known = pd.concat([prepared.split.train, prepared.split.validation, prepared.split.test],
+                      ignore_index=True)
     info = export.export_recommender(
         model, user_text, item_text, train, need(context, "review_vectors", "export"),
         need(context, "embedder", "export"), context["reports"] / "export", version=1,
-        overwrite=True, metrics=dict(context["metrics"]), data_name=prepared.name)
+        overwrite=True, seen=known, metrics=dict(context["metrics"]), data_name=prepared.name)
     context["export"] = info
     key, _ = export.resolve_pseudonym_key()
     users = [str(u) for u in user_text.ids[:CHECKED_USERS]]
     checks = _equality_checks(info, model, item_text.ids, users,
-                              list(privacy.pseudonymize_ids(users, key)), train)
+                              list(privacy.pseudonymize_ids(users, key)), known)
     leaked = export.find_strings(info.path, train[schema.TEXT].tolist()
                                  + [str(u) for u in user_text.ids])
     loaded = export.load_export(info.path)
@@ -61,7 +68,7 @@ def _one_query(loaded, text: str):
     return outputs["item_ids"].numpy()
 
 
-def _equality_checks(info, model, item_ids, users, pseudonyms, train) -> dict:
+def _equality_checks(info, model, item_ids, users, pseudonyms, seen) -> dict:
     """Whether the reloaded export, in this process and in a fresh one, gives the in-memory
     model's top k for ``users``; raises when it does not (a broken export must not ship)."""
     from textrec import export
@@ -70,7 +77,7 @@ def _equality_checks(info, model, item_ids, users, pseudonyms, train) -> dict:
     loaded = export.load_export(info.path)
     here = export.call_signature(loaded, "recommend_user", user_id=pseudonyms,
                                  k=[K] * len(pseudonyms))
-    scores, ids = reference.recommend_user(model, item_ids, users, K, train)
+    scores, ids = reference.recommend_user(model, item_ids, users, K, seen)
     request = {"signature": "recommend_user", "inputs": {"user_id": pseudonyms,
                                                          "k": [K] * len(pseudonyms)}}
     fresh = export.run_in_fresh_process(info.path, [request])
