@@ -375,8 +375,8 @@ def export_xla_variant(trained: dict, folder: Path) -> Path:
 
     from textrec.export import build_module
 
-    module, _, _ = build_module(trained["model"], trained["user_text"], trained["item_text"],
-                                trained["train"], trained["review_vectors"], trained["embedder"])
+    module, _ = build_module(trained["model"], trained["user_text"], trained["item_text"],
+                             trained["train"], trained["review_vectors"], trained["embedder"])
     plain_encode = module._encode
 
     @tf.function(jit_compile=True)

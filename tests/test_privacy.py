@@ -399,3 +399,14 @@ def test_loss_threshold_attack_auc():
     scores = np.array([[2.0, 0.0], [0.0, 1.0]])
     assert np.allclose(privacy.full_softmax_losses(scores, [0, 1], [0, 0]),
                        [np.log1p(np.exp(-2.0)), np.log1p(np.exp(1.0))])
+
+
+def test_the_export_falls_back_to_the_public_demo_key(monkeypatch):
+    from textrec import export
+
+    monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
+    monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV + "_FILE", raising=False)
+    secret, source = export.resolve_pseudonym_key()
+    assert source == "demo (not secret)" and secret == privacy.demo_key(42).encode()
+    monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, "a-configured-key-0123456789")
+    assert export.resolve_pseudonym_key() == (b"a-configured-key-0123456789", "configured")

@@ -14,7 +14,6 @@ client pseudonymises an id with the same key, ``textrec.privacy.pseudonymize``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import shutil
 from pathlib import Path
@@ -27,6 +26,7 @@ from textrec import config
 from textrec._logging import quiet
 from textrec.data import schema
 from textrec.export import card as card_module
+from textrec.export.latency import export_size_bytes
 from textrec.export.module import RecommenderModule
 from textrec.export.tokenizer import (GraphTokenizer, compare_with_hf, lower_cases,
                                       wordpiece_vocabulary)
@@ -50,18 +50,13 @@ class ExportInfo:
 
     @property
     def size_bytes(self) -> int:
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
-
-
-def demo_pseudonym_key(seed: int = config.SEED) -> str:
-    """A fixed, public key for course runs without a configured one. It links nothing secret:
-    anyone can recompute it, so a real deployment sets ``TEXTREC_PSEUDONYM_KEY``."""
-    return hashlib.sha256(f"textrec demo pseudonym key {seed}".encode()).hexdigest()
+        return export_size_bytes(self.path)
 
 
 def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
     """The key to pseudonymise user ids with, and where it came from: ``key``, else the
-    configured one (``TEXTREC_PSEUDONYM_KEY`` or its key file), else the demo key."""
+    configured one (``TEXTREC_PSEUDONYM_KEY`` or its key file), else the public demo key
+    (``textrec.privacy.demo_key``)."""
     from textrec import privacy
 
     if key is not None:
@@ -69,7 +64,7 @@ def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
     try:
         return privacy.pseudonym_key(), "configured"
     except privacy.keys.MissingKeyError:
-        return privacy.pseudonym_key(demo_pseudonym_key()), "demo (not secret)"
+        return privacy.pseudonym_key(privacy.demo_key(config.SEED)), "demo (not secret)"
 
 
 def next_version(root: Path) -> int:
@@ -130,7 +125,8 @@ def _check_tokenizer(graph_tokenizer, hf_tokenizer, texts) -> dict:
 
 def build_module(model, user_text, item_text, train, review_vectors, embedder, *,
                  seen: pd.DataFrame | None = None, pseudonym_key=None, max_k: int = MAX_K):
-    """The :class:`RecommenderModule` of a trained model, plus facts for the model card.
+    """``(module, facts)``: the :class:`RecommenderModule` of a trained model, and facts for the
+    model card (``facts["pseudonym_key"]`` says where the key came from).
 
     Args:
       model: a trained ``TwoTowerModel`` or ``JointModel`` (its ``query_model`` and
@@ -174,7 +170,7 @@ def build_module(model, user_text, item_text, train, review_vectors, embedder, *
              "pseudonym_key": key_source, "encoder": embedder.name,
              "max_length": embedder.max_length, "text_dim": embedder.dim,
              "max_k": module.max_k}
-    return module, facts, key_source
+    return module, facts
 
 
 def export_recommender(model, user_text, item_text, train, review_vectors, embedder, folder,
@@ -199,7 +195,7 @@ def export_recommender(model, user_text, item_text, train, review_vectors, embed
         if not overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
         shutil.rmtree(path)
-    module, facts, key_source = build_module(
+    module, facts = build_module(
         model, user_text, item_text, train, review_vectors, embedder, seen=seen,
         pseudonym_key=pseudonym_key, max_k=max_k)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,4 +205,4 @@ def export_recommender(model, user_text, item_text, train, review_vectors, embed
                                   metrics=metrics or {}, privacy_budget=privacy_budget,
                                   data_name=data_name)
     return ExportInfo(path=path, name=name, version=version, card=card,
-                      pseudonym_key_source=key_source)
+                      pseudonym_key_source=facts["pseudonym_key"])

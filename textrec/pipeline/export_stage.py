@@ -47,11 +47,11 @@ def export_stage(context: dict) -> str:
     context["export"] = info
     key, _ = export.resolve_pseudonym_key()
     users = [str(u) for u in user_text.ids[:CHECKED_USERS]]
-    checks = _equality_checks(info, model, item_text.ids, users,
+    loaded = export.load_export(info.path)
+    checks = _equality_checks(info, loaded, model, item_text.ids, users,
                               list(privacy.pseudonymize_ids(users, key)), known)
     leaked = export.find_strings(info.path, train[schema.TEXT].tolist()
                                  + [str(u) for u in user_text.ids])
-    loaded = export.load_export(info.path)
     texts = [t for t in prepared.split.test[schema.TEXT].tolist() if t.strip()] or ["great strings"]
     single = latency.time_calls(lambda text: _one_query(loaded, text), LATENCY_CALLS,
                                 inputs=texts, warmup=3)
@@ -68,13 +68,12 @@ def _one_query(loaded, text: str):
     return outputs["item_ids"].numpy()
 
 
-def _equality_checks(info, model, item_ids, users, pseudonyms, seen) -> dict:
-    """Whether the reloaded export, in this process and in a fresh one, gives the in-memory
+def _equality_checks(info, loaded, model, item_ids, users, pseudonyms, seen) -> dict:
+    """Whether the reloaded export (``loaded``, and a fresh process) gives the in-memory
     model's top k for ``users``; raises when it does not (a broken export must not ship)."""
     from textrec import export
     from textrec.export import reference
 
-    loaded = export.load_export(info.path)
     here = export.call_signature(loaded, "recommend_user", user_id=pseudonyms,
                                  k=[K] * len(pseudonyms))
     scores, ids = reference.recommend_user(model, item_ids, users, K, seen)

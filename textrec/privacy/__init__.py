@@ -61,6 +61,7 @@ from textrec.privacy.pii import (
     scrub_text,
 )
 from textrec.privacy.pseudonyms import (
+    demo_key,
     pseudonym_key,
     pseudonymize,
     pseudonymize_ids,
@@ -115,6 +116,7 @@ __all__ = [
     "pair_rows",
     "per_unit_gradients",
     "poisson_batches",
+    "demo_key",
     "pseudonym_key",
     "pseudonymize",
     "pseudonymize_ids",

@@ -48,6 +48,13 @@ def _keyed_hash(secret: bytes, user_id) -> str:
     return PREFIX + digest[:HEX_DIGITS]
 
 
+def demo_key(seed: int = 42) -> str:
+    """A fixed, public key for course runs without a configured one (lessons 07 and 08, the
+    pipeline). Anyone can recompute it, so it protects nothing: a real deployment sets
+    ``TEXTREC_PSEUDONYM_KEY``."""
+    return hashlib.sha256(f"textrec demo pseudonym key {seed}".encode()).hexdigest()
+
+
 def pseudonymize(user_id, key=None) -> str:
     """The pseudonym of one id (see the module docstring)."""
     return _keyed_hash(pseudonym_key(key), user_id)
