@@ -118,7 +118,7 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
 
     from textrec import interests, privacy, text
     from textrec.data import schema
-    from textrec.evaluation import baselines
+    from textrec.evaluation import baselines, evaluate_scores
     from textrec.models.joint import REVIEW_VECTOR
 
     split, train = data.split, data.split.train
@@ -156,7 +156,7 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
                       learning_rate=0.05, clipping="ghost",
                       map_batch=privacy.negative_sampler(item_ids, 8))
         scores = model.score_matrix(user_vectors.vectors, item_ids)
-        ranking = interests.evaluate_scores(scores, split, user_vectors.ids, item_ids, "test")
+        ranking = evaluate_scores(scores, split, user_vectors.ids, item_ids, "test")
         pair_losses = [privacy.full_softmax_losses(scores, *p) for p in (members, others)]
         rows.append({
             "epsilon": "no DP" if epsilon is None else f"{epsilon:g}",
@@ -171,7 +171,7 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
     majority = max(labels.mean(), 1 - labels.mean())
     rows.append({"epsilon": "most popular / majority class (not DP)",
                  "sentiment accuracy": f"{majority:.3f}", "balanced accuracy": "0.500",
-                 "NDCG@10": f"{interests.evaluate_scores(popular, split, user_vectors.ids, item_ids, 'test')['ndcg@10']:.4f}"})
+                 "NDCG@10": f"{evaluate_scores(popular, split, user_vectors.ids, item_ids, 'test')['ndcg@10']:.4f}"})
     return rows
 
 

@@ -38,7 +38,7 @@ METRICS = ("ndcg@10", "hr@10")
 def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: bool) -> dict:
     """Add the text-only and two-tower runs; returns their chosen settings."""
     from textrec import evaluation
-    from textrec.evaluation import course_models
+    from textrec.pipeline import course_models
     from textrec.text import TextEmbedder
 
     embedder = TextEmbedder()

@@ -46,7 +46,7 @@ def sentiment_rows(split, examples: int, epochs: int, max_length: int) -> list[d
 
 def recommendation_rows(prepared, max_length: int) -> list[dict]:
     from textrec import text
-    from textrec.evaluation import baselines
+    from textrec.evaluation import baselines, evaluate_scores
     from textrec.interests import recommender
 
     embedder = text.TextEmbedder(max_length=max_length)
@@ -54,14 +54,15 @@ def recommendation_rows(prepared, max_length: int) -> list[dict]:
     for method in ("mean", "recency"):
         model = recommender.text_recommender_from_split(prepared.split, prepared.items, embedder, method)
         for part in ("validation", "test"):
-            metrics = model.evaluate(prepared.split, part)
+            metrics = evaluate_scores(model.scores(), prepared.split, model.users.ids,
+                                      model.items.ids, part)
             rows.append({"model": f"text-only ({method})", "split": part,
                          "HR@10": f"{metrics['hr@10']:.4f}", "NDCG@10": f"{metrics['ndcg@10']:.4f}"})
     item_ids = model.items.ids
     user_ids = model.users.ids
     popular = baselines.most_popular_scores(prepared.split.train, item_ids, len(user_ids))
     for part in ("validation", "test"):
-        metrics = recommender.evaluate_scores(popular, prepared.split, user_ids, item_ids, part)
+        metrics = evaluate_scores(popular, prepared.split, user_ids, item_ids, part)
         rows.append({"model": "most popular", "split": part,
                      "HR@10": f"{metrics['hr@10']:.4f}", "NDCG@10": f"{metrics['ndcg@10']:.4f}"})
     return rows

@@ -65,13 +65,14 @@ class World:
 
 def build_world(split, part, history, vectors, user_ids, item_ids, method="mean"):
     from textrec import interests
+    from textrec.evaluation import heldout
 
     world = World(split, part, history, vectors, user_ids, item_ids)
     world.user_text = interests.interest_vectors(history, vectors, method, half_life_days=180.0,
                                                  user_ids=user_ids)
     world.item_text = interests.item_text_vectors(_items_frame(item_ids), history, vectors,
                                                   None, item_ids=item_ids)
-    world.targets, world.seen = interests.heldout_targets(split, part, user_ids, item_ids)
+    world.targets, world.seen = heldout(split, part, user_ids, item_ids)
     return world
 
 

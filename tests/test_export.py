@@ -59,7 +59,7 @@ def test_seen_items_are_never_returned(trained_export, loaded):
                                 k=[20] * len(users))
     seen = reference.seen_items(trained_export.train)
     for user, row in zip(users, got["item_ids"]):
-        assert not (set(row) & seen[user]), user
+        assert not (set(row) & seen.items_of(user)), user
         assert "" not in row  # every user has more than 20 unseen items here
 
 

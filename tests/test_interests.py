@@ -14,6 +14,7 @@ from textrec.data import schema, splits
 from textrec.data.cleaning import add_sentiment, clean_reviews
 from textrec.data.synthetic import generate_world
 from textrec.evaluation.baselines import most_popular_scores, random_scores
+from textrec.evaluation import evaluate_scores, heldout
 from textrec.evaluation.metrics import ranking_metrics
 
 
@@ -105,11 +106,11 @@ def test_most_popular_and_heldout_targets():
     scores = most_popular_scores(train, item_ids, n_users=2)
     # counts i1 2, i2 1, i3 1, i4 0; ties broken by position (i2 before i3)
     assert list(np.argsort(-scores[0])) == [0, 1, 2, 3]
-    targets, exclude = interests.heldout_targets(split, "test", ["A", "B"], item_ids)
-    assert [t.tolist() for t in targets] == [[3], [3]]
-    assert [sorted(e.tolist()) for e in exclude] == [[0, 1, 2], [0, 1, 2]]  # train + validation
-    _, exclude = interests.heldout_targets(split, "validation", ["A", "B"], item_ids)
-    assert [sorted(e.tolist()) for e in exclude] == [[0, 1], [0, 2]]  # train only
+    targets, exclude = heldout(split, "test", ["A", "B"], item_ids)
+    assert [row.indices.tolist() for row in targets] == [[3], [3]]
+    assert [row.indices.tolist() for row in exclude] == [[0, 1, 2], [0, 1, 2]]  # train + valid.
+    _, exclude = heldout(split, "validation", ["A", "B"], item_ids)
+    assert [row.indices.tolist() for row in exclude] == [[0, 1], [0, 2]]  # train only
 
 
 def test_candidate_phrases_come_from_the_text():
@@ -208,9 +209,10 @@ def test_query_ranks_the_category_first(embedder, world, fitted, query, category
 
 def test_text_only_beats_random_and_popularity_on_validation(world, fitted):
     _, _, split = world
-    metrics = fitted.evaluate(split, "validation", ks=(10,))
+    metrics = evaluate_scores(fitted.scores(), split, fitted.users.ids, fitted.items.ids,
+                              "validation", ks=(10,))
     n_users, n_items = len(fitted.users), len(fitted.items)
-    targets, exclude = interests.heldout_targets(split, "validation", fitted.users.ids, fitted.items.ids)
+    targets, exclude = heldout(split, "validation", fitted.users.ids, fitted.items.ids)
     chance = ranking_metrics(random_scores(n_users, n_items), targets, exclude)["hr@10"]
     popular = ranking_metrics(most_popular_scores(split.train, fitted.items.ids, n_users),
                               targets, exclude)["hr@10"]

@@ -2,7 +2,7 @@
 uncertainty and the results object.
 
 NumPy, SciPy and pandas only: the course's TensorFlow models are wrapped in
-:mod:`textrec.evaluation.course_models`, imported on demand.
+:mod:`textrec.pipeline.course_models`.
 """
 
 from textrec.evaluation.baselines import (
@@ -28,11 +28,8 @@ from textrec.evaluation.metrics import (
     hit_rate_at_k,
     mae,
     map_at_k,
-    mrr_at_k,
     ndcg_at_k,
-    precision_at_k,
     ranking_metrics,
-    recall_at_k,
     rmse,
     topk_items,
 )
@@ -42,7 +39,14 @@ from textrec.evaluation.movielens_protocol import (
     run_movielens_benchmark,
     stratified_split,
 )
-from textrec.evaluation.protocol import FITS, PARTS, InteractionData, interaction_matrix
+from textrec.evaluation.protocol import (
+    FITS,
+    PARTS,
+    InteractionData,
+    evaluate_scores,
+    heldout,
+    interaction_matrix,
+)
 from textrec.evaluation.results import SLICES, EvaluationResults, Run
 from textrec.evaluation.sampled import first_targets, sampled_ranking_metrics, sampled_ranks
 from textrec.evaluation.slices import (
@@ -82,7 +86,9 @@ __all__ = [
     "catalogue_coverage",
     "cosine_similarity",
     "ease_weights",
+    "evaluate_scores",
     "first_targets",
+    "heldout",
     "hit_rate_at_k",
     "implicit_available",
     "interaction_matrix",
@@ -92,7 +98,6 @@ __all__ = [
     "map_at_k",
     "most_popular_scores",
     "movielens_data",
-    "mrr_at_k",
     "msr_metrics",
     "ndcg_at_k",
     "novelty",
@@ -103,10 +108,8 @@ __all__ = [
     "popularity_bias",
     "popularity_percentiles",
     "popularity_slices",
-    "precision_at_k",
     "random_scores",
     "ranking_metrics",
-    "recall_at_k",
     "rmse",
     "run_movielens_benchmark",
     "sampled_ranking_metrics",

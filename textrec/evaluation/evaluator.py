@@ -13,7 +13,6 @@ runs in :class:`textrec.evaluation.results.EvaluationResults`:
 
 from __future__ import annotations
 
-import numbers
 import time
 
 import numpy as np
@@ -33,25 +32,8 @@ def per_user_metrics(scores, targets, exclude=None, ks=(10,)) -> tuple[dict, np.
     target, the top max(ks) items of the evaluated users int [n evaluated, max(ks)], and the
     evaluated users' indices int [n evaluated]).
     """
-    scores = metrics._check_scores(scores)
-    ks = [metrics._check_k(k) for k in ([ks] if isinstance(ks, numbers.Integral) else ks)]
-    n_users, n_items = scores.shape
-    targets = metrics.as_item_sets(targets, n_users, n_items, what="targets")
-    if exclude is not None:
-        exclude = metrics.as_item_sets(exclude, n_users, n_items, what="exclude")
-    n_relevant = np.diff(targets.indptr)
-    evaluated = np.flatnonzero(n_relevant > 0)
-    if evaluated.size == 0:
-        raise ValueError("no user has a target item; nothing to evaluate")
-    top = metrics._topk_checked(scores, max(ks), exclude, users=evaluated)
-    hits = metrics._hits(top, targets[evaluated], n_items)
-    per_user = {}
-    for k in ks:
-        for name, values in metrics._metrics_at(hits[:, :k], n_relevant[evaluated], k).items():
-            full = np.full(n_users, np.nan)
-            full[evaluated] = values
-            per_user[f"{name}@{k}"] = full
-    return per_user, top, evaluated
+    result = metrics.ranking_metrics(scores, targets, exclude, ks, per_user=True, with_top=True)
+    return result["per_user"], result["top"], result["evaluated"]
 
 
 class Evaluator:

@@ -23,102 +23,13 @@ import numbers
 import numpy as np
 import scipy.sparse as sp
 
+from textrec import ranking
+
 METRIC_NAMES = ("hr", "ndcg", "mrr", "precision", "recall", "map")
-_BATCH_ELEMENTS = 2**25  # scores copied per batch when masking (~128 MB of float32)
 
-
-def _check_k(k) -> int:
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    return int(k)
-
-
-def _check_scores(scores) -> np.ndarray:
-    scores = np.asarray(scores)
-    if scores.ndim != 2 or not np.issubdtype(scores.dtype, np.number):
-        raise ValueError(
-            f"scores must be a numeric 2-D array [n_users, n_items], got shape {scores.shape} "
-            f"and dtype {scores.dtype}"
-        )
-    if np.issubdtype(scores.dtype, np.floating) and np.isnan(scores).any():
-        raise ValueError("scores contain NaN; replace them (e.g. with -np.inf) before ranking")
-    return scores
-
-
-def as_item_sets(rows, n_users: int, n_items: int, what: str) -> sp.csr_matrix:
-    """``rows`` (lists of item indices, a 1-D array of one item per user, or a sparse matrix)
-    as a binary CSR matrix [n_users, n_items] with sorted, distinct indices."""
-    if sp.issparse(rows):
-        matrix = sp.csr_matrix(rows, copy=True)
-        matrix.eliminate_zeros()
-        if matrix.shape != (n_users, n_items):
-            raise ValueError(f"{what} has shape {matrix.shape}; expected {(n_users, n_items)}")
-    else:
-        one_each = isinstance(rows, np.ndarray) and rows.ndim == 1
-        if one_each and np.issubdtype(rows.dtype, np.integer):
-            rows = rows[:, np.newaxis]  # one item per user
-        if len(rows) != n_users:
-            raise ValueError(f"{what} has {len(rows)} rows; scores has {n_users} users")
-        items = [np.asarray(row).ravel() for row in rows]
-        lengths = np.fromiter((len(row) for row in items), np.int64, n_users)
-        indices = np.concatenate(items) if n_users and lengths.sum() else np.zeros(0, np.int64)
-        if indices.size and not np.issubdtype(indices.dtype, np.integer):
-            if not np.all(np.mod(indices, 1) == 0):
-                raise ValueError(f"{what} must hold integer item indices")
-        indices = indices.astype(np.int64)
-        if indices.size and (indices.min() < 0 or indices.max() >= n_items):
-            bad = indices[(indices < 0) | (indices >= n_items)][0]
-            raise ValueError(f"{what} holds item index {bad}, outside [0, {n_items}) (n_items)")
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        data = np.ones(len(indices), np.int8)
-        matrix = sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
-    matrix.sum_duplicates()  # also sorts the indices of each row
-    matrix.data[:] = 1
-    return matrix
-
-
-def _topk_checked(
-    scores: np.ndarray, k: int, exclude: sp.csr_matrix | None, users=None
-) -> np.ndarray:
-    """Top k of the rows ``users`` (default: all) of checked inputs; see :func:`topk_items`."""
-    users = np.arange(scores.shape[0]) if users is None else np.asarray(users)
-    if exclude is not None:
-        exclude = exclude[users]
-    n_users, n_items = len(users), scores.shape[1]
-    kept = min(k, n_items)
-    top = np.full((n_users, k), -1, np.int64)
-    step = max(1, min(1024, _BATCH_ELEMENTS // max(n_items, 1)))
-    for start in range(0, n_users, step):
-        stop = min(start + step, n_users)
-        batch = np.array(scores[users[start:stop]], dtype=np.result_type(scores.dtype, np.float32))
-        if exclude is not None:
-            lo, hi = exclude.indptr[start], exclude.indptr[stop]
-            rows = np.repeat(np.arange(stop - start), np.diff(exclude.indptr[start : stop + 1]))
-            batch[rows, exclude.indices[lo:hi]] = -np.inf
-        if kept < n_items:
-            candidates = np.argpartition(-batch, kept - 1, axis=1)[:, :kept]
-            candidates.sort(axis=1)  # equal scores: lower item index first
-        else:
-            candidates = np.broadcast_to(np.arange(n_items), batch.shape)
-        candidate_scores = np.take_along_axis(batch, candidates, axis=1)
-        order = np.argsort(-candidate_scores, axis=1, kind="stable")
-        best = np.take_along_axis(candidates, order, axis=1)
-        best_scores = np.take_along_axis(candidate_scores, order, axis=1)
-        top[start:stop, :kept] = np.where(np.isneginf(best_scores), -1, best)
-    return top
-
-
-def topk_items(scores, k: int, exclude=None) -> np.ndarray:
-    """The k best items of each user, best first: int array [n_users, k].
-
-    ``exclude`` items get score ``-inf`` first. A slot that only masked (or ``-inf``) items
-    could fill, or k beyond the number of items, holds -1.
-    """
-    scores = _check_scores(scores)
-    k = _check_k(k)
-    if exclude is not None:
-        exclude = as_item_sets(exclude, *scores.shape, what="exclude")
-    return _topk_checked(scores, k, exclude)
+# The one top-k and item-set form of the package live in textrec.ranking.
+as_item_sets = ranking.as_item_sets
+topk_items = ranking.topk_items
 
 
 def _hits(top: np.ndarray, targets: sp.csr_matrix, n_items: int) -> np.ndarray:
@@ -151,13 +62,16 @@ def _metrics_at(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, n
     }
 
 
-def ranking_metrics(scores, targets, exclude=None, ks=(10,), per_user: bool = False) -> dict:
+def ranking_metrics(scores, targets, exclude=None, ks=(10,), per_user: bool = False,
+                    with_top: bool = False) -> dict:
     """HR, NDCG, MRR, precision, recall and MAP at each k in ``ks``, averaged over users.
 
     Returns a dict with keys like ``"ndcg@10"`` (floats, means over evaluated users),
     ``"n_users_evaluated"`` and ``"n_users_skipped"`` (users without targets). With
     ``per_user=True`` it also holds ``"per_user"``: a dict of float arrays [n_users] with NaN
-    for skipped users, so they line up with user indices.
+    for skipped users, so they line up with user indices. With ``with_top=True`` it holds
+    ``"top"`` (the evaluated users' top max(ks) items, int [n evaluated, max(ks)]) and
+    ``"evaluated"`` (those users' indices, int [n evaluated]).
 
     Definitions at k, for a user with relevant set R: HR = 1 if any of the top k is in R;
     precision = hits / k; recall = hits / |R|; NDCG = DCG / ideal DCG with binary gains,
@@ -165,18 +79,18 @@ def ranking_metrics(scores, targets, exclude=None, ks=(10,), per_user: bool = Fa
     1 / rank of the first hit (0 when none in the top k); MAP = sum over hit ranks of
     precision at that rank, divided by min(k, |R|).
     """
-    scores = _check_scores(scores)
-    ks = [_check_k(k) for k in ([ks] if isinstance(ks, numbers.Integral) else ks)]
+    scores = ranking.check_scores(scores)
+    ks = [ranking.check_k(k) for k in ([ks] if isinstance(ks, numbers.Integral) else ks)]
     if not ks:
         raise ValueError("ks must hold at least one k")
     n_users, n_items = scores.shape
     targets = as_item_sets(targets, n_users, n_items, what="targets")
     exclude = None if exclude is None else as_item_sets(exclude, n_users, n_items, what="exclude")
     n_relevant = np.diff(targets.indptr)
-    evaluated = n_relevant > 0
-    if not evaluated.any():
+    evaluated = np.flatnonzero(n_relevant > 0)
+    if evaluated.size == 0:
         raise ValueError("no user has a target item; nothing to evaluate")
-    top = _topk_checked(scores, max(ks), exclude, users=np.flatnonzero(evaluated))
+    top = ranking.topk_items(scores, max(ks), exclude, users=evaluated)
     hits = _hits(top, targets[evaluated], n_items)
     result, per_user_values = {}, {}
     for k in ks:
@@ -186,10 +100,12 @@ def ranking_metrics(scores, targets, exclude=None, ks=(10,), per_user: bool = Fa
             full = np.full(n_users, np.nan)
             full[evaluated] = values
             per_user_values[key] = full
-    result["n_users_evaluated"] = int(evaluated.sum())
-    result["n_users_skipped"] = int(n_users - evaluated.sum())
+    result["n_users_evaluated"] = int(evaluated.size)
+    result["n_users_skipped"] = int(n_users - evaluated.size)
     if per_user:
         result["per_user"] = per_user_values
+    if with_top:
+        result["top"], result["evaluated"] = top, evaluated
     return result
 
 
@@ -205,21 +121,6 @@ def hit_rate_at_k(scores, targets, k: int = 10, exclude=None) -> float:
 def ndcg_at_k(scores, targets, k: int = 10, exclude=None) -> float:
     """Mean normalised discounted cumulative gain at k (binary relevance)."""
     return _one("ndcg", scores, targets, k, exclude)
-
-
-def mrr_at_k(scores, targets, k: int = 10, exclude=None) -> float:
-    """Mean reciprocal rank of the first relevant item within the top k (0 if none)."""
-    return _one("mrr", scores, targets, k, exclude)
-
-
-def precision_at_k(scores, targets, k: int = 10, exclude=None) -> float:
-    """Mean share of the top k that is relevant."""
-    return _one("precision", scores, targets, k, exclude)
-
-
-def recall_at_k(scores, targets, k: int = 10, exclude=None) -> float:
-    """Mean share of each user's relevant items found in the top k."""
-    return _one("recall", scores, targets, k, exclude)
 
 
 def map_at_k(scores, targets, k: int = 10, exclude=None) -> float:

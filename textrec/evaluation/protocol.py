@@ -26,23 +26,14 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from textrec import ranking
 from textrec.data import schema, splits
+from textrec.evaluation import metrics
+
+interaction_matrix = ranking.interaction_matrix
 
 PARTS = ("validation", "test")
 FITS = ("train", "train+validation")
-
-
-def interaction_matrix(frame: pd.DataFrame, user_ids, item_ids) -> sp.csr_matrix:
-    """Binary CSR float32 [len(user_ids), len(item_ids)]: 1 where the user interacted with the
-    item in ``frame``. Ids not in ``user_ids`` / ``item_ids`` are dropped."""
-    users = pd.Index(user_ids).get_indexer(frame[schema.USER])
-    items = pd.Index(item_ids).get_indexer(frame[schema.ITEM])
-    known = (users >= 0) & (items >= 0)
-    matrix = sp.csr_matrix((np.ones(int(known.sum()), np.float32), (users[known], items[known])),
-                           shape=(len(user_ids), len(item_ids)))
-    matrix.sum_duplicates()
-    matrix.data[:] = 1.0
-    return matrix
 
 
 def _check_part(part: str) -> None:
@@ -79,11 +70,14 @@ class InteractionData:
     split: splits.Split | None = None
 
     @classmethod
-    def from_split(cls, split: splits.Split, item_ids=None) -> "InteractionData":
+    def from_split(cls, split: splits.Split, item_ids=None, user_ids=None) -> "InteractionData":
         """Matrices of ``split``; users and items are every id seen in any part (sorted),
-        unless ``item_ids`` fixes the item order (e.g. a text model's)."""
+        unless ``user_ids`` / ``item_ids`` fix the orders (e.g. a text model's); interactions
+        of other ids are dropped."""
         frames = split.frames().values()
-        user_ids = np.array(sorted(set().union(*(set(f[schema.USER]) for f in frames))), object)
+        if user_ids is None:
+            user_ids = sorted(set().union(*(set(f[schema.USER]) for f in frames)))
+        user_ids = np.asarray(list(user_ids), dtype=object)
         if item_ids is None:
             item_ids = sorted(set().union(*(set(f[schema.ITEM]) for f in frames)))
         item_ids = np.asarray(list(item_ids), dtype=object)
@@ -154,3 +148,22 @@ class InteractionData:
         table = pd.DataFrame(rows).T
         table.attrs["items"] = self.n_items
         return table
+
+
+def heldout(split: splits.Split, part: str, user_ids, item_ids
+            ) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """(targets, exclude) of ``part`` for score matrices over ``user_ids`` x ``item_ids``:
+    binary CSR [n users, n items], as :class:`InteractionData` defines them (targets: the
+    held-out items of ``part``; exclude: train items, and on test the validation items too)."""
+    _check_part(part)
+    data = InteractionData.from_split(split, item_ids=item_ids, user_ids=user_ids)
+    return data.targets(part), data.exclude(part)
+
+
+def evaluate_scores(scores, split: splits.Split, user_ids, item_ids, part: str = "validation",
+                    ks=(10,), per_user: bool = False) -> dict:
+    """:func:`textrec.evaluation.metrics.ranking_metrics` of ``scores`` [len(user_ids),
+    len(item_ids)] on ``part`` of ``split``, with the targets and exclusions of
+    :func:`heldout`: the one evaluation path of every notebook, stage and benchmark."""
+    targets, exclude = heldout(split, part, user_ids, item_ids)
+    return metrics.ranking_metrics(scores, targets, exclude=exclude, ks=ks, per_user=per_user)

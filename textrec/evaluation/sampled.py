@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from textrec import ranking
 from textrec.evaluation import metrics
 
 _BATCH_ELEMENTS = 2**24
@@ -36,7 +37,7 @@ def first_targets(targets) -> sp.csr_matrix:
 def sampled_ranks(scores, targets, exclude=None, n_negatives: int = 100, seed: int = 0):
     """(rank of each user's first target among it and its sampled negatives, float [n users],
     NaN for users without a target)."""
-    scores = metrics._check_scores(scores)
+    scores = ranking.check_scores(scores)
     if n_negatives <= 0:
         raise ValueError(f"n_negatives must be positive, got {n_negatives}")
     n_users, n_items = scores.shape

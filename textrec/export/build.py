@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from textrec import config
+from textrec import config, ranking
 from textrec._logging import quiet
 from textrec.data import schema
 from textrec.export import card as card_module
@@ -93,15 +93,8 @@ def user_review_sums(train: pd.DataFrame, review_vectors, user_ids) -> np.ndarra
 def seen_rows(seen: pd.DataFrame, user_ids, item_ids) -> tuple[list[np.ndarray], int]:
     """Catalogue rows each user has seen, and how many seen pairs named an unknown user or item
     (they cannot be served anyway, so they are skipped and counted)."""
-    user_position = {str(user): row for row, user in enumerate(user_ids)}
-    item_position = {str(item): row for row, item in enumerate(item_ids)}
-    users = seen[schema.USER].astype(str).map(user_position)
-    items = seen[schema.ITEM].astype(str).map(item_position)
-    known = users.notna() & items.notna()
-    rows = [[] for _ in user_ids]
-    for user, item in zip(users[known].astype(int), items[known].astype(int)):
-        rows[user].append(item)
-    return [np.unique(np.asarray(r, np.int64)) for r in rows], int((~known).sum())
+    items = ranking.SeenItems.from_frame(seen, user_ids, item_ids)
+    return items.lists(), ranking.unknown_pairs(seen, user_ids, item_ids)
 
 
 def _id_vectors(query_tower, user_ids) -> np.ndarray | None:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from textrec import interests, models
+from textrec import interests, models, ranking
 from textrec.data import schema
 from textrec.models.towers import QUERY_VECTOR
 
 
-def seen_items(seen: pd.DataFrame) -> dict:
-    """``{user id: set of item ids}`` of an interactions frame."""
-    return seen.groupby(schema.USER)[schema.ITEM].apply(lambda s: set(map(str, s))).to_dict()
+def seen_items(seen: pd.DataFrame) -> ranking.SeenItems:
+    """The seen items of an interactions frame (``textrec.ranking.SeenItems``)."""
+    return ranking.SeenItems.from_frame(seen)
 
 
 def _index(model, item_ids, k: int):

@@ -4,8 +4,9 @@ No ids are learned: a user is what they wrote, an item is its description and wh
 wrote about it, and both live in the encoder's space. That also serves a brand-new user:
 :func:`recommend_for_text` ranks items for a typed request ("a quiet pedal for home practice").
 
-Evaluation is full ranking (every item scored) with the user's train items masked; on the test
-split the validation item is masked too, since the user has already interacted with it.
+Its score matrix is evaluated like every other model's, by
+``textrec.evaluation.evaluate_scores`` (full ranking, the user's train items masked; on the
+test split the validation item too).
 """
 
 from __future__ import annotations
@@ -15,12 +16,10 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from textrec import ranking
 from textrec.data import schema
-from textrec.evaluation.metrics import ranking_metrics
 from textrec.interests import vectors as vectors_module
 from textrec.interests.vectors import TextVectors
-
-PARTS = ("validation", "test")
 
 
 def text_scores(users: TextVectors, items: TextVectors, fallback=None) -> np.ndarray:
@@ -36,36 +35,6 @@ def text_scores(users: TextVectors, items: TextVectors, fallback=None) -> np.nda
     return scores
 
 
-def heldout_targets(split, part: str, user_ids, item_ids) -> tuple[list, list]:
-    """For ``part`` ("validation" or "test"): each user's held-out item indices and the item
-    indices to mask (train items; for test, the validation items too). Lists of int arrays
-    aligned with ``user_ids``; items not in ``item_ids`` are dropped."""
-    if part not in PARTS:
-        raise ValueError(f"part must be one of {PARTS}, got {part!r}")
-    item_row = {item: row for row, item in enumerate(item_ids)}
-
-    def per_user(frame: pd.DataFrame) -> dict:
-        rows = frame[schema.ITEM].map(item_row)
-        keep = rows.notna().to_numpy()
-        grouped = pd.Series(rows[keep].astype(np.int64).to_numpy()).groupby(
-            frame[schema.USER].to_numpy()[keep])
-        return {user: group.to_numpy() for user, group in grouped}
-
-    seen_frames = [split.train] + ([split.validation] if part == "test" else [])
-    seen = per_user(pd.concat(seen_frames))
-    targets = per_user(getattr(split, part))
-    empty = np.zeros(0, np.int64)
-    return ([targets.get(user, empty) for user in user_ids],
-            [seen.get(user, empty) for user in user_ids])
-
-
-def evaluate_scores(scores: np.ndarray, split, user_ids, item_ids, part: str = "validation",
-                    ks=(10,)) -> dict:
-    """:func:`ranking_metrics` of ``scores`` [users, items] on ``part`` of ``split``."""
-    targets, exclude = heldout_targets(split, part, user_ids, item_ids)
-    return ranking_metrics(scores, targets, exclude=exclude, ks=ks)
-
-
 @dataclasses.dataclass
 class TextOnlyRecommender:
     """User interest vectors and item text vectors, from TRAIN text only."""
@@ -77,11 +46,6 @@ class TextOnlyRecommender:
     def scores(self, fallback=None) -> np.ndarray:
         """Scores [number of users, number of items]; see :func:`text_scores`."""
         return text_scores(self.users, self.items, fallback)
-
-    def evaluate(self, split, part: str = "validation", ks=(10,), fallback=None) -> dict:
-        """Full-ranking metrics on ``part`` (train items masked; for test, validation too)."""
-        return evaluate_scores(self.scores(fallback), split, self.users.ids, self.items.ids,
-                               part, ks)
 
     def recommend(self, user_id, k: int = 10, exclude=()) -> pd.DataFrame:
         """Top ``k`` items for a known user, leaving out the ids in ``exclude``."""
@@ -123,10 +87,9 @@ def embed_train_and_items(train: pd.DataFrame, items: pd.DataFrame, embedder):
 def _top_items(target: np.ndarray, items: TextVectors, k: int, exclude=()) -> pd.DataFrame:
     scores = items.vectors @ np.asarray(target, np.float32)
     scores = np.where(items.empty, -np.inf, scores)
-    if len(exclude):
-        scores[np.isin(items.ids, list(exclude))] = -np.inf
-    order = np.argsort(-scores, kind="stable")[:k]
-    order = order[np.isfinite(scores[order])]
+    seen = [np.flatnonzero(np.isin(items.ids, list(exclude)))]
+    order = ranking.topk_items(scores[np.newaxis, :], k, exclude=seen)[0]
+    order = order[order >= 0]
     return pd.DataFrame({schema.ITEM: items.ids[order], "score": scores[order]})
 
 
@@ -155,7 +118,7 @@ def text_recommender_from_split(split, items: pd.DataFrame, embedder, method: st
     :func:`load_sentiment_scorer` (fine-tuned when saved, else fitted on ``split.train``).
     ``options`` go to :func:`fit_text_recommender` (half_life_days, negative_weight,
     description_weight, review_weight). Validation and test reviews are never read: the
-    held-out frames only matter to :meth:`TextOnlyRecommender.evaluate`.
+    held-out frames only matter to ``textrec.evaluation.evaluate_scores``.
     """
     from textrec.interests.sentiment import load_sentiment_scorer
 

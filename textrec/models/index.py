@@ -4,9 +4,10 @@ score matrix for evaluation.
 * :func:`build_index` puts the candidate embeddings in a ``tfrs.layers.factorized_top_k.
   BruteForce`` layer that owns the query tower, so it maps raw user ids (or a features dict)
   straight to the top k items: exact, and fast enough for tens of thousands of items.
-* :func:`recommend` asks that index for k plus as many items as the most prolific user has
-  already seen, drops the seen ones, and keeps the first k: no seen item is ever returned, and
-  every user gets exactly k when enough unseen items exist.
+* :func:`recommend` scores the queries against the index's candidates and takes the top k
+  with the package's one top-k (``textrec.ranking.topk_items``), the user's seen items
+  (``textrec.ranking.SeenItems``) masked: no seen item is ever returned, and every user gets
+  exactly k when enough unseen items exist.
 * :func:`score_matrix` scores every (user, item) pair, float [n users, n items], for
   ``textrec.evaluation.ranking_metrics`` (which masks the train items itself).
 """
@@ -19,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
+from textrec import ranking
 from textrec.data import schema
 
 
@@ -60,7 +62,8 @@ def build_index(query_model, candidate_ids, candidate_embeddings, k: int = 10):
                          f"{candidate_embeddings.shape}; expected one row per id")
     index = tfrs.layers.factorized_top_k.BruteForce(query_model, k=min(k, len(ids)))
     index.index(tf.constant(candidate_embeddings), tf.constant(ids))
-    index.n_candidates = len(ids)
+    index.candidate_ids = np.array(ids, object)
+    index.candidate_vectors = candidate_embeddings
     return index
 
 
@@ -74,8 +77,7 @@ def _query_users(queries) -> tuple[object, list[str]]:
     return tf.constant(users), users
 
 
-def recommend(index, queries, k: int = 10, exclude_seen: Mapping | None = None,
-              batch_size: int = 1024):
+def recommend(index, queries, k: int = 10, exclude_seen=None, batch_size: int = 1024):
     """Top k items per user that the user has not seen.
 
     Args:
@@ -83,34 +85,31 @@ def recommend(index, queries, k: int = 10, exclude_seen: Mapping | None = None,
       queries: user ids [n users], or a features dict (with ``schema.USER`` and e.g. a
         ``QUERY_VECTOR`` for users served from text).
       k: items per user.
-      exclude_seen: ``{user id: set of item ids}`` never to return to that user.
+      exclude_seen: items never to return to their user: a ``textrec.ranking.SeenItems``
+        (e.g. ``SeenItems.from_frame(train)``) or ``{user id: item ids}``.
 
     Returns:
       (scores float32 [n users, k], item ids object [n users, k]), best first. Where a user has
       fewer than k unseen candidates the tail is padded with score ``-inf`` and id ``""``.
     """
-    if k <= 0:
-        raise ValueError(f"k must be positive, got {k}")
+    k = ranking.check_k(k)
     features, users = _query_users(queries)
-    exclude_seen = exclude_seen or {}
-    seen = [set(map(str, exclude_seen.get(user, ()))) for user in users]
-    n_candidates = getattr(index, "n_candidates", None) or int(index._candidates.shape[0])
-    asked = min(k + max((len(s) for s in seen), default=0), n_candidates)
-    all_scores, all_ids = [], []
+    queries_vectors = []
     for start in range(0, len(users), batch_size):
         part = ({key: value[start:start + batch_size] for key, value in features.items()}
                 if isinstance(features, dict) else features[start:start + batch_size])
-        scores, ids = index(part, k=asked)
-        all_scores.append(scores.numpy())
-        all_ids.append(_strings(ids.numpy()))
-    scores, ids = np.concatenate(all_scores), np.concatenate(all_ids)
-    out_scores = np.full((len(users), k), -np.inf, np.float32)
-    out_ids = np.full((len(users), k), "", dtype=object)
-    for row, user_seen in enumerate(seen):
-        keep = np.array([item not in user_seen for item in ids[row]], bool)
-        kept = min(k, int(keep.sum()))
-        out_scores[row, :kept] = scores[row][keep][:kept]
-        out_ids[row, :kept] = ids[row][keep][:kept]
+        queries_vectors.append(index.query_model(part).numpy())
+    # The same matmul as the BruteForce layer's, so scores match the index to the last bit.
+    scores = tf.linalg.matmul(np.concatenate(queries_vectors), index.candidate_vectors,
+                              transpose_b=True).numpy()
+    if exclude_seen is not None and not isinstance(exclude_seen, ranking.SeenItems):
+        exclude_seen = ranking.SeenItems.from_mapping(exclude_seen)
+    seen = None if exclude_seen is None else exclude_seen.rows_for(users, index.candidate_ids)
+    top = ranking.topk_items(scores, k, exclude=seen)
+    found = top >= 0
+    rows = np.arange(len(users))[:, np.newaxis]
+    out_scores = np.where(found, scores[rows, np.maximum(top, 0)], -np.inf).astype(np.float32)
+    out_ids = np.where(found, index.candidate_ids[np.maximum(top, 0)], "").astype(object)
     return out_scores, out_ids
 
 

@@ -59,7 +59,7 @@ def course_model_scores(context: dict, interactions) -> tuple[dict, object]:
     """Test score matrices [users, items] of the text-only recommender and the joint model
     over ``interactions``' user and item ids, and the item text vectors in that item order."""
     from textrec import interests, models
-    from textrec.evaluation import course_models
+    from textrec.pipeline import course_models
 
     split, items = interactions.split, need(context, "prepared", "evaluation").items
     text_model = interests.fit_text_recommender(

@@ -66,11 +66,11 @@ def validation_scores(model, split, user_ids, item_ids, mean_rating: float) -> d
     predicted ratings, with "predict the train mean" as the RMSE reference."""
     import tensorflow as tf
 
-    from textrec import interests, models
-    from textrec.evaluation import rmse
+    from textrec import models
+    from textrec.evaluation import evaluate_scores, rmse
 
     scores = models.score_matrix(model.query_model, model.candidate_model, user_ids, item_ids)
-    ranking = interests.evaluate_scores(scores, split, user_ids, item_ids, "validation")
+    ranking = evaluate_scores(scores, split, user_ids, item_ids, "validation")
     validation = split.validation
     predicted = model.predict_rating({
         schema.USER: tf.constant(validation[schema.USER].astype(str).tolist()),
