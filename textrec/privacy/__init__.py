@@ -49,7 +49,6 @@ from textrec.privacy.models import (
     SentimentHead,
     negative_sampler,
     retrieval_model,
-    sample_negatives,
 )
 from textrec.privacy.pii import (
     PII_TYPES,
@@ -126,7 +125,6 @@ __all__ = [
     "remove_user",
     "retrieval_features",
     "retrieval_model",
-    "sample_negatives",
     "scrub_prepared",
     "scrub_reviews",
     "scrub_text",

@@ -28,34 +28,12 @@ from __future__ import annotations
 import tensorflow as tf
 
 from textrec._logging import quiet
-from textrec.privacy.sampling import UNIT_MASK
+from textrec.privacy.clipping import as_units, clip_factors, flatten_units, global_norms, unit_losses
+from textrec.privacy.ghost import ghost_clipped_sum
 
 CLIPPING_METHODS = ("vectorized", "ghost")
-
-
-def as_units(batch):
-    """(features [units, examples per unit, ...], mask float [units, examples per unit]).
-
-    A flat example-level batch becomes units of one example each."""
-    batch = dict(batch)
-    if UNIT_MASK in batch:
-        mask = tf.cast(batch.pop(UNIT_MASK), tf.float32)
-        return batch, mask
-    features = {key: tf.expand_dims(value, 1) for key, value in batch.items()}
-    first = next(iter(features.values()))
-    return features, tf.ones(tf.shape(first)[:2], tf.float32)
-
-
-def flatten_units(features):
-    """[units, examples per unit, ...] -> [units * examples per unit, ...]."""
-    return {key: tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
-            for key, value in features.items()}
-
-
-def unit_losses(loss_fn, features, mask):
-    """Each unit's loss: the mean of its real examples' losses, float [units]."""
-    losses = tf.reshape(loss_fn(flatten_units(features)), tf.shape(mask))
-    return tf.reduce_sum(losses * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
+__all__ = ["CLIPPING_METHODS", "DPModel", "add_noise", "as_units", "clip_factors", "clipped_sum",
+           "dp_gradients", "flatten_units", "global_norms", "per_unit_gradients", "unit_losses"]
 
 
 def _quiet_tensorflow():
@@ -79,19 +57,6 @@ def per_unit_gradients(loss_fn, variables, features, mask):
 
     with _quiet_tensorflow():
         return tf.vectorized_map(one_unit, (features, mask))
-
-
-def global_norms(per_unit_grads):
-    """L2 norm of each unit's gradient over all variables together: float [units]."""
-    squares = [tf.reduce_sum(tf.reshape(tf.square(g), [tf.shape(g)[0], -1]), axis=1)
-               for g in per_unit_grads]
-    return tf.sqrt(tf.add_n(squares))
-
-
-def clip_factors(norms, l2_norm_clip):
-    """``min(1, C / norm)`` per unit (1 for a zero gradient): float [units]."""
-    clip = tf.cast(l2_norm_clip, norms.dtype)
-    return clip / tf.maximum(norms, clip)
 
 
 def clipped_sum(per_unit_grads, l2_norm_clip):
@@ -143,8 +108,6 @@ def dp_gradients(loss_fn, variables, batch, l2_norm_clip, noise_multiplier, expe
             losses, per_unit = per_unit_gradients(loss_fn, variables, features, mask)
             summed, norms = clipped_sum(per_unit, l2_norm_clip)
             return losses, summed, norms
-        from textrec.privacy.ghost import ghost_clipped_sum
-
         return ghost_clipped_sum(model, loss_fn, variables, features, mask, l2_norm_clip)
 
     def empty():  # nobody sampled (probability (1 - q) ** n_units): the update is noise only

@@ -31,7 +31,7 @@ import contextlib
 
 import tensorflow as tf
 
-from textrec.privacy import dp_sgd
+from textrec.privacy import clipping
 
 SUPPORTED_LAYERS = (tf.keras.layers.Dense, tf.keras.layers.Embedding)
 
@@ -162,7 +162,7 @@ def _squared_norms(records, output_grads, n_units):
 def ghost_clipped_sum(model, loss_fn, variables, features, mask, l2_norm_clip):
     """The sum of per-unit clipped gradients in two backward passes.
 
-    Args: as ``dp_sgd.per_unit_gradients``, plus ``model`` (whose Dense/Embedding layers
+    Args: as ``textrec.privacy.dp_sgd.per_unit_gradients``, plus ``model`` (whose Dense/Embedding layers
     ``loss_fn`` calls) and the clip norm ``C``.
 
     Returns:
@@ -172,12 +172,12 @@ def ghost_clipped_sum(model, loss_fn, variables, features, mask, l2_norm_clip):
     n_units = tf.shape(mask)[0]
     with tf.GradientTape(persistent=True) as tape:
         with recording(layers) as records:
-            losses = dp_sgd.unit_losses(loss_fn, features, mask)
+            losses = clipping.unit_losses(loss_fn, features, mask)
         total = tf.reduce_sum(losses)
     outputs = [r[2] for r in records]
     output_grads = tape.gradient(total, outputs, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     norms = tf.sqrt(tf.maximum(_squared_norms(records, output_grads, n_units), 0.0))
-    factors = tf.stop_gradient(dp_sgd.clip_factors(norms, l2_norm_clip))
+    factors = tf.stop_gradient(clipping.clip_factors(norms, l2_norm_clip))
     grads = tape.gradient(losses, variables, output_gradients=factors,
                           unconnected_gradients=tf.UnconnectedGradients.ZERO)
     del tape

@@ -142,10 +142,3 @@ def negative_sampler(item_ids, n_negatives: int):
         draws = tf.random.stateless_uniform(shape, seed, 0, tf.size(catalogue), tf.int32)
         return {**batch, NEGATIVES: tf.gather(catalogue, draws)}
     return add_negatives
-
-
-def sample_negatives(item_ids, n_rows: int, n_negatives: int, seed: int = 0) -> np.ndarray:
-    """``n_negatives`` uniform item ids per row, in NumPy: object array [n_rows, n_negatives]."""
-    rng = np.random.default_rng(seed)
-    catalogue = np.asarray([str(i) for i in item_ids], dtype=object)
-    return catalogue[rng.integers(0, len(catalogue), (n_rows, n_negatives))]
