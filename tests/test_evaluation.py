@@ -24,6 +24,8 @@ from textrec.evaluation import (
     movielens_data,
     msr_metrics,
     paired_test,
+    RANDOM,
+    expected_random_metrics,
     per_user_metrics,
     popularity_slices,
     ranking_metrics,
@@ -243,12 +245,13 @@ def test_evaluator_tunes_on_validation_and_reports_both_fits():
     assert len(tuning) == 3 and "validation ndcg@10" in tuning
     best = tuning["l2"][tuning["validation ndcg@10"].idxmax()]
     runs = {(r.model, r.part, r.fit): r for r in evaluator.results.runs}
-    assert set(runs) == {(m, p, f) for m in ("EASE", "most popular")
+    # each (part, fit) evaluated also gets the random ranking's expected values beside it
+    assert set(runs) == {(m, p, f) for m in ("EASE", "most popular", RANDOM)
                          for p, f in (("validation", "train"), ("test", "train"),
                                       ("test", "train+validation"))}
     assert runs["EASE", "test", "train"].params == {"l2": best}
     table = evaluator.results.table(slices=("all", "cold"))
-    assert list(table.index.get_level_values("fit")) == ["train", "train+validation"] * 2
+    assert list(table.index.get_level_values("fit")) == ["train", "train+validation"] * 3
     assert {"coverage", "novelty", "popularity_percentile", "fit s", "evaluate s"} <= set(table.columns)
     assert evaluator.results.get("EASE").mean("hr@10") > evaluator.results.get("most popular").mean("hr@10")
 
@@ -270,7 +273,8 @@ def test_results_round_trip_through_json(tmp_path):
     assert loaded.to_markdown() == results.to_markdown()
     assert "<table" in loaded._repr_html_()
     curve = loaded.activity_curve("ndcg@10")
-    assert set(curve["model"]) == {"item-kNN", "most popular"} and (curve["low"] <= curve["mean"]).all()
+    assert set(curve["model"]) == {"item-kNN", "most popular", RANDOM}
+    assert (curve["low"] <= curve["mean"]).all()
 
 
 # -- slices, beyond accuracy, uncertainty ----------------------------------------------------
@@ -413,3 +417,31 @@ def test_movielens_benchmark_runs_on_a_fake_frame():
     assert list(table.columns[:5]) == ["map@10", "ndcg@10", "precision@10", "recall@10", "map"]
     assert ((table[["map@10", "ndcg@10", "precision@10", "recall@10"]] >= 0).all().all()
             and (table["map"] <= table["map@10"] + 1e-12).all())
+
+
+def test_random_ranking_expectation_worked_by_hand():
+    # One user, 4 items, item 0 seen, target item 3: 3 candidates, 1 target.
+    # k = 2: HR = 2/3; NDCG = (1/3)(1 + 1/log2 3) = 0.5436; MRR = 1/3 + (2/3)(1/2)(1/2) = 0.5;
+    # precision = 2 slots x 1/3 chance each / 2 = 1/3; recall = 2/3.
+    expected = expected_random_metrics([[3]], [[0]], 4, ks=(2,))
+    assert expected["hr@2"][0] == pytest.approx(2 / 3)
+    assert expected["ndcg@2"][0] == pytest.approx((1 + 1 / np.log2(3)) / 3)
+    assert expected["mrr@2"][0] == pytest.approx(1 / 3 + (2 / 3) * (1 / 2) * (1 / 2))
+    assert expected["precision@2"][0] == pytest.approx(1 / 3)
+    assert expected["recall@2"][0] == pytest.approx(2 / 3)
+    # A user without a target is NaN, like ranking_metrics' per-user values.
+    assert np.isnan(expected_random_metrics([[], [1]], None, 4, ks=(2,))["hr@2"][0])
+
+
+def test_random_ranking_expectation_matches_many_random_draws():
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 12
+    targets = [rng.choice(n_items, size=rng.integers(1, 3), replace=False) for _ in range(n_users)]
+    exclude = [np.setdiff1d(rng.choice(n_items, size=4, replace=False), t) for t in targets]
+    expected = expected_random_metrics(targets, exclude, n_items, ks=(5,))
+    draws = [ranking_metrics(rng.random((n_users, n_items)), targets, exclude, ks=(5,))
+             for _ in range(300)]
+    for name in ("hr", "ndcg", "mrr", "precision", "recall", "map"):
+        observed = np.mean([d[f"{name}@5"] for d in draws])
+        # 300 draws of a mean over 60 users: the standard error is well under 0.01
+        assert np.nanmean(expected[f"{name}@5"]) == pytest.approx(observed, abs=0.01), name

@@ -20,13 +20,14 @@ from textrec.evaluation.beyond_accuracy import (
     popularity_bias,
     popularity_percentiles,
 )
-from textrec.evaluation.evaluator import Evaluator, per_user_metrics
+from textrec.evaluation.evaluator import RANDOM, Evaluator, per_user_metrics
 from textrec.evaluation.external import ImplicitALS, ImplicitBPR, implicit_available
 from textrec.evaluation.item_based import EASE, ItemKNN, cosine_similarity, ease_weights
 from textrec.evaluation.metrics import (
     METRIC_NAMES,
     hit_rate_at_k,
     mae,
+    expected_random_metrics,
     map_at_k,
     ndcg_at_k,
     ranking_metrics,
@@ -46,6 +47,7 @@ from textrec.evaluation.protocol import (
     evaluate_scores,
     heldout,
     interaction_matrix,
+    random_reference,
 )
 from textrec.evaluation.results import SLICES, EvaluationResults, Run
 from textrec.evaluation.sampled import first_targets, sampled_ranking_metrics, sampled_ranks
@@ -69,6 +71,7 @@ __all__ = [
     "FITS",
     "METRIC_NAMES",
     "PARTS",
+    "RANDOM",
     "SLICES",
     "EvaluationResults",
     "Evaluator",
@@ -86,6 +89,7 @@ __all__ = [
     "catalogue_coverage",
     "cosine_similarity",
     "ease_weights",
+    "expected_random_metrics",
     "evaluate_scores",
     "first_targets",
     "heldout",
@@ -108,6 +112,7 @@ __all__ = [
     "popularity_bias",
     "popularity_percentiles",
     "popularity_slices",
+    "random_reference",
     "random_scores",
     "ranking_metrics",
     "rmse",

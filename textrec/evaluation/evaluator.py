@@ -5,7 +5,8 @@
 over users. :class:`Evaluator` applies it to each model of a comparison and collects the
 runs in :class:`textrec.evaluation.results.EvaluationResults`:
 
-* :meth:`Evaluator.add` takes a score matrix [n users, n items] (any model: text, two tower);
+* :meth:`Evaluator.add` takes a score matrix [n users, n items] (any model: text, two tower),
+  and puts a random ranking's expected metrics beside it (:data:`RANDOM`);
 * :meth:`Evaluator.run` takes a model factory (``fit(X)`` / ``score(history)``), tunes it on
   validation when given a grid, reports validation and test for the fit on train, and test
   again for a refit on train + validation with the chosen hyper-parameters.
@@ -23,6 +24,8 @@ from textrec.evaluation.protocol import InteractionData
 from textrec.evaluation.results import EvaluationResults, Run
 from textrec.evaluation.slices import target_popularity_percentile
 from textrec.evaluation.tuning import tune
+
+RANDOM = "random ranking (expected)"
 
 
 def per_user_metrics(scores, targets, exclude=None, ks=(10,)) -> tuple[dict, np.ndarray, np.ndarray]:
@@ -73,7 +76,20 @@ class Evaluator:
         beyond = beyond_accuracy(top, popularity, n_fit_users, self.item_vectors)
         seconds = score_seconds + time.perf_counter() - start
         run = Run(name, part, fit, per_user, beyond, dict(params or {}), fit_seconds, seconds)
+        self.add_random_reference(part, fit)
         return self.results.add(run)
+
+    def add_random_reference(self, part: str = "test", fit: str = "train") -> Run:
+        """The expected metrics of a uniformly random ranking on ``part`` (exact, per user;
+        :func:`textrec.evaluation.metrics.expected_random_metrics`), as the run
+        :data:`RANDOM`. :meth:`add` puts it beside every (part, fit) it evaluates, so every
+        table shows how far above chance each model is."""
+        for run in self.results.runs:
+            if (run.model, run.part, run.fit) == (RANDOM, part, fit):
+                return run
+        per_user = metrics.expected_random_metrics(self.data.targets(part), self.data.exclude(part),
+                                                   self.data.n_items, self.ks)
+        return self.results.add(Run(RANDOM, part, fit, per_user))
 
     def run(self, name: str, factory, grid: dict | None = None, params: dict | None = None,
             metric: str = "ndcg@10", refit: bool = True):

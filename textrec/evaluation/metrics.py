@@ -128,6 +128,55 @@ def map_at_k(scores, targets, k: int = 10, exclude=None) -> float:
     return _one("map", scores, targets, k, exclude)
 
 
+def expected_random_metrics(targets, exclude, n_items: int, ks=(10,)) -> dict[str, np.ndarray]:
+    """The expected value of every metric of :func:`ranking_metrics` under a uniformly random
+    ranking of each user's candidates: per user, float [n users] (NaN without a target).
+
+    A user with ``n`` candidates (items not in ``exclude``), ``R`` targets of which ``h`` are
+    candidates, and ``m = min(k, n)`` recommended: HR = 1 - C(n - h, m) / C(n, m); NDCG =
+    (h / n) * sum_{r <= m} 1 / log2(r + 1) / IDCG(min(R, k)); precision = (h / n) m / k;
+    recall = (h / n) m / R; MRR = sum_{r <= m} P(first hit at r) / r; MAP = (h / n)
+    sum_{r <= m} (1 + (r - 1)(h - 1) / (n - 1)) / r / min(R, k). Exact, no sampling: the
+    reference every evaluation table shows, since a model below it has learned nothing.
+    """
+    ks = [ranking.check_k(k) for k in ([ks] if isinstance(ks, numbers.Integral) else ks)]
+    n_users = targets.shape[0] if sp.issparse(targets) else len(targets)
+    targets = as_item_sets(targets, n_users, n_items, what="targets")
+    exclude = (sp.csr_matrix((n_users, n_items), dtype=np.int8) if exclude is None
+               else as_item_sets(exclude, n_users, n_items, what="exclude"))
+    n_relevant = np.diff(targets.indptr).astype(float)
+    blocked_targets = np.asarray(targets.multiply(exclude).sum(axis=1), float).ravel()
+    found = n_relevant - blocked_targets                      # h: targets that can be ranked
+    n = n_items - np.diff(exclude.indptr).astype(float)        # candidates
+    out = {}
+    for k in ks:
+        m = np.minimum(k, n).astype(np.int64)
+        share = np.divide(found, n, out=np.zeros_like(found), where=n > 0)
+        values = {name: np.zeros(n_users) for name in METRIC_NAMES}
+        discounts = 1.0 / np.log2(np.arange(1, k + 1) + 1.0)
+        ideal = np.cumsum(discounts)
+        for user in np.flatnonzero(n_relevant > 0):
+            users_n, h, top = n[user], found[user], m[user]
+            ranks = np.arange(1, top + 1)
+            if top == 0 or h == 0:
+                continue
+            # P(no hit in the first r - 1) * P(hit at r | none before), r = 1..top
+            misses = np.concatenate([[1.0], np.cumprod((users_n - h - ranks[:-1] + 1)
+                                                       / (users_n - ranks[:-1] + 1))])
+            first_hit = misses * h / (users_n - ranks + 1)
+            n_ideal = int(min(n_relevant[user], k))
+            later = (ranks - 1) * (h - 1) / (users_n - 1) if users_n > 1 else 0.0
+            values["hr"][user] = min(1.0, first_hit.sum())
+            values["ndcg"][user] = share[user] * discounts[:top].sum() / ideal[n_ideal - 1]
+            values["mrr"][user] = (first_hit / ranks).sum()
+            values["precision"][user] = share[user] * top / k
+            values["recall"][user] = share[user] * top / n_relevant[user]
+            values["map"][user] = share[user] * ((1 + later) / ranks).sum() / n_ideal
+        for name, column in values.items():
+            out[f"{name}@{k}"] = np.where(n_relevant > 0, column, np.nan)
+    return out
+
+
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if y_true.shape != y_pred.shape:

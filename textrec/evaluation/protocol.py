@@ -167,3 +167,12 @@ def evaluate_scores(scores, split: splits.Split, user_ids, item_ids, part: str =
     :func:`heldout`: the one evaluation path of every notebook, stage and benchmark."""
     targets, exclude = heldout(split, part, user_ids, item_ids)
     return metrics.ranking_metrics(scores, targets, exclude=exclude, ks=ks, per_user=per_user)
+
+
+def random_reference(split: splits.Split, part: str, user_ids, item_ids, ks=(10,)) -> dict:
+    """The expected metrics of a uniformly random ranking over the same users, items,
+    targets and exclusions as :func:`evaluate_scores` (means over the evaluated users; see
+    :func:`textrec.evaluation.metrics.expected_random_metrics`)."""
+    targets, exclude = heldout(split, part, user_ids, item_ids)
+    per_user = metrics.expected_random_metrics(targets, exclude, len(item_ids), ks)
+    return {name: float(np.nanmean(values)) for name, values in per_user.items()}

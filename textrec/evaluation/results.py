@@ -186,6 +186,30 @@ class EvaluationResults:
                                        self.values(model_b, metric, part, fit, slice), **options)
 
     # -- rendering --------------------------------------------------------------------------
+    def chance_notes(self, metric: str = "ndcg@10", part: str = "test", fit: str = "train",
+                     random_model: str = "random ranking (expected)",
+                     small_catalogue_at: float = 0.05) -> list[str]:
+        """Plain sentences a reader needs beside a table of ``metric``: the models at or below
+        a random ranking's expected value, and a warning when that value is so high
+        (``>= small_catalogue_at``) that the catalogue is too small to tell models apart."""
+        try:
+            chance = self.get(random_model, part, fit).mean(metric)
+        except KeyError:
+            return []
+        notes = []
+        if chance >= small_catalogue_at:
+            notes.append(f"**Small catalogue:** a random ranking already reaches {metric} "
+                         f"{chance:.4f} here, so the top of the list is nearly the whole "
+                         "catalogue and differences between models are coarse; compare every "
+                         "model with that row, not only with each other.")
+        below = [run.model for run in self.runs
+                 if (run.part, run.fit) == (part, fit) and run.model != random_model
+                 and metric in run.per_user and run.mean(metric) <= chance]
+        if below:
+            notes.append(f"**At or below a random ranking** ({metric} {chance:.4f}): "
+                         + ", ".join(below) + ".")
+        return notes
+
     def to_markdown(self, **table_options) -> str:
         """:meth:`table` as a Markdown table (no extra package needed)."""
         table = self.table(**table_options).reset_index()

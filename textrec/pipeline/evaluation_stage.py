@@ -45,6 +45,8 @@ def evaluation_stage(context: dict) -> str:
     context.update(evaluation_results=results, best_baseline=best)
     context["metrics"]["test ndcg@10"] = comparison["mean_a"]
     context["metrics"]["test ndcg@10 best baseline"] = comparison["mean_b"]
+    context["metrics"]["test ndcg@10 random ranking (expected)"] = results.get(
+        evaluation.RANDOM).mean(f"ndcg@{K}")
     results.save(context["reports"] / "evaluation.json")
     figure = results.plot_bars(f"ndcg@{K}", part="test", fit="train", slices=("all", "cold"),
                                confidence=CONFIDENCE, n_resamples=N_BOOTSTRAP,
@@ -110,6 +112,7 @@ def _section(results, interactions, evaluator, best: str, comparison: dict, cont
         "",
         table,
         "",
+        *[note + "\n" for note in results.chance_notes(f"ndcg@{K}", "test", "train")],
         verdict(comparison, best),
     ]
 

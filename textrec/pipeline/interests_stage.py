@@ -38,7 +38,7 @@ def validation_table(split, user_text, item_text) -> dict:
     """Validation HR@10 and NDCG@10 of the text-only recommender and of the most popular items
     (full ranking, train items masked); users without text fall back to popularity."""
     from textrec import interests
-    from textrec.evaluation import baselines, evaluate_scores
+    from textrec.evaluation import RANDOM, baselines, evaluate_scores, random_reference
 
     popularity = baselines.item_popularity(split.train, item_text.ids)
     scores = {
@@ -51,6 +51,8 @@ def validation_table(split, user_text, item_text) -> dict:
         metrics = evaluate_scores(model_scores, split, user_text.ids, item_text.ids,
                                   "validation")
         table[name] = {"HR@10": metrics["hr@10"], "NDCG@10": metrics["ndcg@10"]}
+    chance = random_reference(split, "validation", user_text.ids, item_text.ids)
+    table[RANDOM] = {"HR@10": chance["hr@10"], "NDCG@10": chance["ndcg@10"]}
     return table
 
 

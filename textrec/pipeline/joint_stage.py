@@ -67,10 +67,11 @@ def validation_scores(model, split, user_ids, item_ids, mean_rating: float) -> d
     import tensorflow as tf
 
     from textrec import models
-    from textrec.evaluation import evaluate_scores, rmse
+    from textrec.evaluation import RANDOM, evaluate_scores, random_reference, rmse
 
     scores = models.score_matrix(model.query_model, model.candidate_model, user_ids, item_ids)
     ranking = evaluate_scores(scores, split, user_ids, item_ids, "validation")
+    chance = random_reference(split, "validation", user_ids, item_ids)
     validation = split.validation
     predicted = model.predict_rating({
         schema.USER: tf.constant(validation[schema.USER].astype(str).tolist()),
@@ -82,6 +83,7 @@ def validation_scores(model, split, user_ids, item_ids, mean_rating: float) -> d
         "predict the train mean": {"HR@10": float("nan"), "NDCG@10": float("nan"),
                                    "RMSE": rmse(true_ratings,
                                                 np.full(len(true_ratings), mean_rating))},
+        RANDOM: {"HR@10": chance["hr@10"], "NDCG@10": chance["ndcg@10"], "RMSE": float("nan")},
     }
 
 
