@@ -3,8 +3,6 @@
 One small model is trained and exported per session (``trained_export`` in conftest.py).
 """
 
-import json
-
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -13,6 +11,9 @@ from textrec import export
 from textrec.data import schema
 from textrec.export import reference
 
+
+# The shared trained-export fixture alone trains a model and writes a SavedModel.
+pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def loaded(trained_export):
@@ -128,7 +129,8 @@ def test_no_review_text_or_raw_ids_in_the_export(trained_export):
     # The search does find what is there: item ids and pseudonyms.
     items = [str(i) for i in trained_export.item_text.ids[:5]]
     pseudonyms = trained_export.pseudonyms(raw_ids[:5])
-    assert export.find_strings(trained_export.path, items + pseudonyms) == sorted(items + pseudonyms)
+    found = export.find_strings(trained_export.path, items + pseudonyms)
+    assert found == sorted(items + pseudonyms)
 
 
 def test_fresh_process_with_only_tensorflow_gives_the_same_results(trained_export, loaded):

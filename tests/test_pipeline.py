@@ -3,6 +3,8 @@
 import gzip
 import json
 
+import pytest
+
 from textrec import cli, config
 from textrec.data import schema
 from textrec.data.splits import Split
@@ -39,6 +41,7 @@ def test_pipeline_on_a_review_file_writes_the_report(tmp_path, capsys):
     assert len(split.train) == 18 and set(split.test[schema.USER]) == {f"U{u}" for u in range(6)}
 
 
+@pytest.mark.slow
 def test_pipeline_on_the_synthetic_default_runs_every_stage_and_exports(tmp_path):
     """The main job end to end in the quick profile: about two minutes."""
     from textrec import export
