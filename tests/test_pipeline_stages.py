@@ -13,12 +13,30 @@ from textrec.pipeline import evaluation_stage, privacy_stage, report, stages
 COURSE_STAGES = ["data", "finetune", "interests", "joint", "evaluation", "privacy", "export"]
 
 
+def _state(tmp_path=None):
+    from pathlib import Path
+
+    return pipeline.PipelineState(source="synthetic", profile="quick", seed=0,
+                                  reports=Path(tmp_path or "."), progress=False)
+
+
 def test_the_stages_run_in_course_order_and_end_with_export():
     assert pipeline.stage_names() == COURSE_STAGES
-    assert [name for name, _ in pipeline.STAGES] == COURSE_STAGES
+    assert [stage.name for stage in pipeline.STAGES] == COURSE_STAGES
     for name in COURSE_STAGES:  # prerequisites always come earlier
         assert all(COURSE_STAGES.index(p) < COURSE_STAGES.index(name)
                    for p in pipeline.prerequisites(name))
+
+
+def test_prerequisites_follow_from_what_each_stage_reads():
+    # evaluation reads the data, the review vectors (interests) and the joint model
+    assert pipeline.prerequisites("evaluation") == ("data", "interests", "joint")
+    assert pipeline.prerequisites("finetune") == ("data",) and pipeline.prerequisites("data") == ()
+    # every product a stage reads is made by some stage, and every stage's products are fields
+    for stage in pipeline.STAGES:
+        for name in stage.reads:
+            assert pipeline.PipelineState.producer(name) in COURSE_STAGES
+    assert set(pipeline.products().values()) == set(COURSE_STAGES) - {"privacy"}
 
 
 def test_plan_adds_prerequisites_and_keeps_the_stage_order():
@@ -38,27 +56,22 @@ def test_unknown_stage_names_raise_before_any_work(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_a_stage_without_declared_prerequisites_needs_every_earlier_stage(monkeypatch):
-    monkeypatch.setattr(stages, "STAGES", stages.STAGES + [("extra", lambda context: "")])
-    assert pipeline.plan(["extra"]) == (COURSE_STAGES + ["extra"], COURSE_STAGES)
-
-
 def test_run_pipeline_runs_prerequisites_and_opens_with_the_metrics(monkeypatch, tmp_path):
-    def data(context):
-        context["prepared"] = "the data"
+    def data(state):
+        state.put("data", prepared="the data")
         return "## Data"
 
-    def joint(context):
-        context["metrics"]["validation ndcg@10"] = 0.25
-        context["metrics"]["validation rmse"] = 1
-        return f"## Joint on {report.need(context, 'prepared', 'joint')}"
+    def joint(state):
+        state.metrics["validation ndcg@10"] = 0.25
+        state.metrics["validation rmse"] = 1
+        return f"## Joint on {state.need('prepared', 'joint')}"
 
-    def unused(context):
+    def unused(state):
         raise AssertionError("a stage that was not asked for must not run")
 
-    monkeypatch.setattr(stages, "STAGES", [("data", data), ("finetune", unused), ("joint", joint)])
-    monkeypatch.setattr(stages, "PREREQUISITES", {"data": (), "finetune": ("data",),
-                                                  "joint": ("data",)})
+    monkeypatch.setattr(stages, "STAGES", [stages.Stage("data", data),
+                                           stages.Stage("finetune", unused, ("prepared",)),
+                                           stages.Stage("joint", joint, ("prepared",))])
     path = pipeline.run_pipeline(stages=["joint"], reports=tmp_path, progress=False)
     text = path.read_text()
     assert "Stages: data, joint (data added as prerequisites of the chosen stages)." in text
@@ -71,13 +84,13 @@ def test_run_pipeline_runs_prerequisites_and_opens_with_the_metrics(monkeypatch,
 def test_every_stage_starts_from_freshly_seeded_generators(monkeypatch, tmp_path):
     draws = []
 
-    def draw(context):
+    def draw(state):
         draws.append(np.random.rand())
         np.random.rand()  # a stage using randomness must not shift the next stage's draws
         return ""
 
-    monkeypatch.setattr(stages, "STAGES", [("data", draw), ("joint", draw)])
-    monkeypatch.setattr(stages, "PREREQUISITES", {"data": (), "joint": ("data",)})
+    monkeypatch.setattr(stages, "STAGES", [stages.Stage("data", draw),
+                                           stages.Stage("joint", draw, ("prepared",))])
     pipeline.run_pipeline(reports=tmp_path, progress=False)
     assert len(draws) == 2 and draws[0] == draws[1]
 
@@ -91,11 +104,21 @@ def test_the_data_stage_alone_writes_a_report_without_metrics(tmp_path):
 
 
 def test_a_stage_missing_its_input_names_the_stage_to_include():
-    with pytest.raises(ValueError, match="stage 'joint' needs context\\['user_text'\\], which "
-                                         "stage 'interests' puts there"):
-        report.need({}, "user_text", "joint")
+    with pytest.raises(ValueError, match="stage 'joint' needs 'user_text', which stage "
+                                         "'interests' makes"):
+        _state().need("user_text", "joint")
     with pytest.raises(ValueError, match="include 'data'"):
-        evaluation_stage.evaluation_stage({"metrics": {}, "seed": 0})
+        evaluation_stage.evaluation_stage(_state())
+
+
+def test_a_stage_can_only_store_its_own_products():
+    state = _state()
+    state.put("interests", description_vectors=None)  # None is a product, not "missing"
+    assert state.has("description_vectors") and not state.has("user_text")
+    with pytest.raises(ValueError, match="stage 'joint' cannot set 'user_text'"):
+        state.put("joint", user_text="x")
+    with pytest.raises(KeyError, match="not a product"):
+        state.put("joint", nonsense=1)
 
 
 def test_markdown_tables():

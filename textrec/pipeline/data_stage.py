@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 
 from textrec.pipeline.report import markdown_table, save_figure
+from textrec.pipeline.state import PipelineState
 
 
-def data_stage(context: dict) -> str:
-    """Prepare the data and describe it; puts ``prepared`` (a ``PreparedData``) in context."""
+def data_stage(state: PipelineState) -> str:
+    """Prepare the data and describe it; puts ``prepared`` (a ``PreparedData``)."""
     from textrec import plotting
     from textrec.data.prepare import prepare_data
 
-    prepared = prepare_data(context["source"], profile=context["profile"], seed=context["seed"])
+    prepared = prepare_data(state.source, profile=state.profile, seed=state.seed)
     folder = prepared.save()
-    context["prepared"] = prepared
+    state.put("data", prepared=prepared)
     stats = prepared.stats()
-    (context["reports"] / "data_report.json").write_text(json.dumps(stats, indent=2))
+    (state.reports / "data_report.json").write_text(json.dumps(stats, indent=2))
     figure = plotting.data_overview(prepared.reviews, title=f"Data: {prepared.name}")
-    image = save_figure(figure, context, "data_overview", "data overview")
+    image = save_figure(figure, state, "data_overview", "data overview")
     return "\n".join(_description(prepared, stats, folder) + ["", image])
 
 

@@ -7,7 +7,8 @@ Everything is fitted on train only, like the joint model: baselines are tuned on
 
 from __future__ import annotations
 
-from textrec.pipeline.report import need, save_figure
+from textrec.pipeline.report import save_figure
+from textrec.pipeline.state import PipelineState
 
 K = 10
 METRICS = (f"ndcg@{K}", f"hr@{K}")
@@ -25,15 +26,15 @@ def baseline_factories() -> dict:
             "EASE": (evaluation.EASE, evaluation.EASE.GRID)}
 
 
-def evaluation_stage(context: dict) -> str:
+def evaluation_stage(state: PipelineState) -> str:
     """Evaluate on test; puts ``evaluation_results`` (``EvaluationResults``) and
-    ``best_baseline`` (its name) in context, and the joint model's and the best baseline's test
-    NDCG@10 in ``context["metrics"]``."""
+    ``best_baseline`` (its name), and the joint model's and the best baseline's test
+    NDCG@10 in ``state.metrics``."""
     from textrec import evaluation
 
-    prepared = need(context, "prepared", "evaluation")
+    prepared = state.need("prepared", "evaluation")
     interactions = evaluation.InteractionData.from_split(prepared.split)
-    course_scores, item_vectors = course_model_scores(context, interactions)
+    course_scores, item_vectors = course_model_scores(state, interactions)
     evaluator = evaluation.Evaluator(interactions, ks=(K,), item_vectors=item_vectors)
     for name, (factory, grid) in baseline_factories().items():
         evaluator.run(name, factory, grid=grid, metric=f"ndcg@{K}", refit=False)
@@ -41,34 +42,34 @@ def evaluation_stage(context: dict) -> str:
         evaluator.add(name, scores, "test", "train")
     results = evaluator.results
     best = max(baseline_factories(), key=lambda name: results.get(name).mean(f"ndcg@{K}"))
-    comparison = results.compare(JOINT, best, f"ndcg@{K}", seed=context["seed"])
-    context.update(evaluation_results=results, best_baseline=best)
-    context["metrics"]["test ndcg@10"] = comparison["mean_a"]
-    context["metrics"]["test ndcg@10 best baseline"] = comparison["mean_b"]
-    context["metrics"]["test ndcg@10 random ranking (expected)"] = results.get(
+    comparison = results.compare(JOINT, best, f"ndcg@{K}", seed=state.seed)
+    state.put("evaluation", evaluation_results=results, best_baseline=best)
+    state.metrics["test ndcg@10"] = comparison["mean_a"]
+    state.metrics["test ndcg@10 best baseline"] = comparison["mean_b"]
+    state.metrics["test ndcg@10 random ranking (expected)"] = results.get(
         evaluation.RANDOM).mean(f"ndcg@{K}")
-    results.save(context["reports"] / "evaluation.json")
+    results.save(state.reports / "evaluation.json")
     figure = results.plot_bars(f"ndcg@{K}", part="test", fit="train", slices=("all", "cold"),
                                confidence=CONFIDENCE, n_resamples=N_BOOTSTRAP,
-                               seed=context["seed"]).figure
-    image = save_figure(figure, context, "evaluation_test_ndcg",
+                               seed=state.seed).figure
+    image = save_figure(figure, state, "evaluation_test_ndcg",
                         "test NDCG@10 with bootstrap intervals")
-    return "\n".join(_section(results, interactions, evaluator, best, comparison, context)
+    return "\n".join(_section(results, interactions, evaluator, best, comparison, state)
                      + ["", image])
 
 
-def course_model_scores(context: dict, interactions) -> tuple[dict, object]:
+def course_model_scores(state: PipelineState, interactions) -> tuple[dict, object]:
     """Test score matrices [users, items] of the text-only recommender and the joint model
     over ``interactions``' user and item ids, and the item text vectors in that item order."""
     from textrec import interests, models
     from textrec.pipeline import course_models
 
-    split, items = interactions.split, need(context, "prepared", "evaluation").items
+    split, items = interactions.split, state.need("prepared", "evaluation").items
     text_model = interests.fit_text_recommender(
-        split.train, items, need(context, "review_vectors", "evaluation"),
-        need(context, "description_vectors", "evaluation"),
+        split.train, items, state.need("review_vectors", "evaluation"),
+        state.need("description_vectors", "evaluation"),
         user_ids=interactions.user_ids, item_ids=interactions.item_ids)
-    joint = need(context, "joint_model", "evaluation")
+    joint = state.need("joint_model", "evaluation")
     scores = {
         TEXT_ONLY: course_models.text_only_scores(text_model, interactions),
         JOINT: models.score_matrix(joint.query_model, joint.candidate_model,
@@ -96,10 +97,11 @@ def verdict(comparison: dict, best: str) -> str:
             "includes 0, so this data cannot tell them apart.")
 
 
-def _section(results, interactions, evaluator, best: str, comparison: dict, context) -> list[str]:
+def _section(results, interactions, evaluator, best: str, comparison: dict,
+             state: PipelineState) -> list[str]:
     table = results.to_markdown(metrics=METRICS, part="test", fits=("train",), slices=("all",),
                                 beyond=False, confidence=CONFIDENCE, n_resamples=N_BOOTSTRAP,
-                                seed=context["seed"])
+                                seed=state.seed)
     tuned = "; ".join(f"{name}: {_chosen_params(results, name)}" for name in evaluator.tuning)
     return [
         "## Evaluation on the test split",

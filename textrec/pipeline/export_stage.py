@@ -10,8 +10,8 @@ already reviewed. Then it checks the export:
 * no train review text and no raw user id occurs in any file of the export;
 * the latency of ``recommend_text`` for single queries (median and p95).
 
-Puts ``context["export"]`` (the :class:`textrec.export.ExportInfo`) and the export's size and
-latency into ``context["metrics"]``.
+Puts ``export`` (the :class:`textrec.export.ExportInfo`) and the export's size and
+latency into ``state.metrics``.
 """
 
 from __future__ import annotations
@@ -21,30 +21,30 @@ import pandas as pd
 import tensorflow as tf
 
 from textrec.data import schema
-from textrec.pipeline.report import need
+from textrec.pipeline.state import PipelineState
 
 CHECKED_USERS = 20
 LATENCY_CALLS = 50
 K = 10
 
 
-def export_stage(context: dict) -> str:
+def export_stage(state: PipelineState) -> str:
     from textrec import export, privacy
     from textrec.export import latency
 
-    prepared = need(context, "prepared", "export")
-    model = need(context, "joint_model", "export")
-    user_text, item_text = need(context, "user_text", "export"), need(context, "item_text", "export")
+    prepared = state.need("prepared", "export")
+    model = state.need("joint_model", "export")
+    user_text, item_text = state.need("user_text", "export"), state.need("item_text", "export")
     train = prepared.split.train
     # The model read the train reviews only; a service knows every interaction, and never
     # recommends an item a user has already reviewed.
     known = pd.concat([prepared.split.train, prepared.split.validation, prepared.split.test],
                       ignore_index=True)
     info = export.export_recommender(
-        model, user_text, item_text, train, need(context, "review_vectors", "export"),
-        need(context, "embedder", "export"), context["reports"] / "export", version=1,
-        overwrite=True, seen=known, metrics=dict(context["metrics"]), data_name=prepared.name)
-    context["export"] = info
+        model, user_text, item_text, train, state.need("review_vectors", "export"),
+        state.base_embedder(), state.reports / "export", version=1,
+        overwrite=True, seen=known, metrics=dict(state.metrics), data_name=prepared.name)
+    state.put("export", export=info)
     key, _ = export.resolve_pseudonym_key()
     users = [str(u) for u in user_text.ids[:CHECKED_USERS]]
     loaded = export.load_export(info.path)
@@ -56,8 +56,8 @@ def export_stage(context: dict) -> str:
     single = latency.time_calls(lambda text: _one_query(loaded, text), LATENCY_CALLS,
                                 inputs=texts, warmup=3)
     size_mb = info.size_bytes / 1e6
-    context["metrics"]["export size (MB)"] = size_mb
-    context["metrics"]["recommend_text median latency (ms)"] = single["median_ms"]
+    state.metrics["export size (MB)"] = size_mb
+    state.metrics["recommend_text median latency (ms)"] = single["median_ms"]
     return "\n".join(_section(info, size_mb, checks, leaked, single,
                               len(train) + len(user_text.ids)))
 

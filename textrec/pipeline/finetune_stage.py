@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.data import schema
-from textrec.pipeline.report import markdown_table, need, profile_of, save_figure
+from textrec.pipeline.report import markdown_table, save_figure
+from textrec.pipeline.state import PipelineState
 
 BATCH_SIZE = 8                # notebook 02's settings
 LEARNING_RATE = 1e-4
@@ -19,55 +20,43 @@ EVALUATIONS_PER_EPOCH = 2     # two points on the learning curve per epoch
 FOLDER = ("models", "finetuned-sentiment")
 
 
-def base_embedder(context: dict):
-    """The base (not fine-tuned) ``TextEmbedder``, loaded once and kept in
-    ``context["embedder"]``."""
-    if "embedder" not in context:
-        from textrec.text import TextEmbedder
-
-        profile = profile_of(context)
-        context["embedder"] = TextEmbedder(max_length=profile.max_seq_length,
-                                           batch_size=profile.embedding_batch_size)
-    return context["embedder"]
-
-
-def finetune_stage(context: dict) -> str:
+def finetune_stage(state: PipelineState) -> str:
     """Fine-tune, evaluate on the validation reviews, save; puts ``finetuned_folder`` and
-    ``sentiment_metrics`` (model name -> accuracy, macro-F1) in context."""
+    ``sentiment_metrics`` (model name -> accuracy, macro-F1)."""
     from textrec import text
     from textrec.text.sentiment_data import stratified_sample
 
-    split = need(context, "prepared", "finetune").split
+    split = state.need("prepared", "finetune").split
     train = stratified_sample(text.sentiment_frame(split.train),
-                              profile_of(context).finetune_examples, context["seed"])
+                              state.settings.finetune_examples, state.seed)
     validation = text.sentiment_frame(split.validation)
     missing = _missing_labels(train, validation)
     if missing:
         return f"## Fine-tuning the sentiment encoder\nSkipped: {missing}."
-    result = fine_tune(split, context)
+    result = fine_tune(split, state)
     fine_tuned = text.evaluate_sentiment(result, split.validation)
     table = {
         "majority class": text.majority_baseline(train, split.validation),
         "frozen encoder + logistic regression": text.frozen_embedding_baseline(
-            train, split.validation, base_embedder(context), context["seed"]),
+            train, split.validation, state.base_embedder(), state.seed),
         "fine-tuned": fine_tuned,
     }
     table = {name: {"accuracy": m["accuracy"], "macro-F1": m["macro_f1"]}
              for name, m in table.items()}
-    folder = text.save_finetuned(result, context["reports"].joinpath(*FOLDER),
+    folder = text.save_finetuned(result, state.reports.joinpath(*FOLDER),
                                  metrics={"validation": table})
-    context.update(finetuned_folder=folder, sentiment_metrics=table)
-    context["metrics"]["sentiment macro-f1 (fine-tuned, validation)"] = fine_tuned["macro_f1"]
-    image = save_figure(_figure(result, fine_tuned), context, "finetune",
+    state.put("finetune", finetuned_folder=folder, sentiment_metrics=table)
+    state.metrics["sentiment macro-f1 (fine-tuned, validation)"] = fine_tuned["macro_f1"]
+    image = save_figure(_figure(result, fine_tuned), state, "finetune",
                         "fine-tuning learning curve and confusion matrix")
     return "\n".join(_section(result, table, validation, folder) + ["", image])
 
 
-def fine_tune(split, context: dict):
+def fine_tune(split, state: PipelineState):
     """``text.finetune_sentiment`` with notebook 02's settings, sized by the profile."""
     from textrec import text
 
-    profile = profile_of(context)
+    profile = state.settings
     # Resolve (on a first run: convert) the encoder before finetune_sentiment seeds the random
     # generators: converting draws random numbers, and the new head's initial weights would
     # then differ between a first run and the next.
@@ -76,8 +65,8 @@ def fine_tune(split, context: dict):
         split.train, split.validation, encoder, max_examples=profile.finetune_examples,
         epochs=profile.finetune_epochs, max_length=profile.max_seq_length,
         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
-        evaluations_per_epoch=EVALUATIONS_PER_EPOCH, seed=context["seed"],
-        progress=context["progress"])
+        evaluations_per_epoch=EVALUATIONS_PER_EPOCH, seed=state.seed,
+        progress=state.progress)
 
 
 def _missing_labels(train, validation) -> str:

@@ -8,27 +8,27 @@ text in-graph with the base encoder, so the vectors it was trained on must come 
 
 from __future__ import annotations
 
-from textrec.pipeline.finetune_stage import base_embedder
-from textrec.pipeline.report import markdown_table, need, save_figure
+from textrec.pipeline.report import markdown_table, save_figure
+from textrec.pipeline.state import PipelineState
 
 
-def interests_stage(context: dict) -> str:
+def interests_stage(state: PipelineState) -> str:
     """Puts ``embedder``, ``review_vectors`` [len(train), dim] in train order,
     ``description_vectors`` ([len(items), dim] or None), ``user_text`` and ``item_text``
-    (``TextVectors``) in context."""
+    (``TextVectors``)."""
     from textrec import interests
 
-    prepared = need(context, "prepared", "interests")
+    prepared = state.need("prepared", "interests")
     train, items = prepared.split.train, prepared.items
-    embedder = base_embedder(context)
+    embedder = state.base_embedder()
     review_vectors, description_vectors = interests.embed_train_and_items(train, items, embedder)
     user_text = interests.interest_vectors(train, review_vectors)
     item_text = interests.item_text_vectors(items, train, review_vectors, description_vectors)
-    context.update(review_vectors=review_vectors, description_vectors=description_vectors,
-                   user_text=user_text, item_text=item_text)
+    state.put("interests", review_vectors=review_vectors,
+              description_vectors=description_vectors, user_text=user_text, item_text=item_text)
     table = validation_table(prepared.split, user_text, item_text)
-    context["metrics"]["text-only validation ndcg@10"] = table["text-only (mean)"]["NDCG@10"]
-    image = save_figure(_figure(table), context, "interests_validation",
+    state.metrics["text-only validation ndcg@10"] = table["text-only (mean)"]["NDCG@10"]
+    image = save_figure(_figure(table), state, "interests_validation",
                         "text-only recommender against most popular, validation")
     return "\n".join(_section(embedder, review_vectors, description_vectors, user_text,
                               item_text, table) + ["", image])

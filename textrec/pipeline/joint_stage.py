@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.data import schema
-from textrec.pipeline.report import markdown_table, need, profile_of, save_figure
+from textrec.pipeline.report import markdown_table, save_figure
+from textrec.pipeline.state import PipelineState
 
 EMBEDDING_DIM = 32          # notebook 05's settings
 LEARNING_RATE = 0.01
@@ -28,17 +29,17 @@ def build_joint_model(user_text, item_text, mean_rating: float, probabilities: d
                              remove_accidental_hits=True, candidate_probabilities=probabilities)
 
 
-def joint_stage(context: dict) -> str:
+def joint_stage(state: PipelineState) -> str:
     """Train and score; puts ``joint_model`` (the trained ``JointModel``), ``joint_history``
-    (per-epoch logs), ``user_ids`` and ``item_ids`` (the towers' vocabularies) in context, and
-    validation NDCG@10, HR@10 and RMSE in ``context["metrics"]``."""
+    (per-epoch logs), ``user_ids`` and ``item_ids`` (the towers' vocabularies), and
+    validation NDCG@10, HR@10 and RMSE in ``state.metrics``."""
     from textrec import models
     from textrec.data import tfdata
 
-    split = need(context, "prepared", "joint").split
-    user_text, item_text = need(context, "user_text", "joint"), need(context, "item_text", "joint")
-    review_vectors = need(context, "review_vectors", "joint")
-    profile, seed = profile_of(context), context["seed"]
+    split = state.need("prepared", "joint").split
+    user_text, item_text = state.need("user_text", "joint"), state.need("item_text", "joint")
+    review_vectors = state.need("review_vectors", "joint")
+    profile, seed = state.settings, state.seed
     epochs = EPOCHS_PER_PROFILE_EPOCH * profile.epochs
     mean_rating = float(split.train[schema.RATING].mean())
     probabilities = models.candidate_sampling_probabilities(split.train)
@@ -49,13 +50,13 @@ def joint_stage(context: dict) -> str:
         tfdata.interactions_dataset(split.validation, batch_size=profile.batch_size),
         epochs=epochs, learning_rate=LEARNING_RATE, seed=seed)
     model = history.model
-    context.update(joint_model=model, joint_history=history.history, user_ids=user_text.ids,
-                   item_ids=item_text.ids)
+    state.put("joint", joint_model=model, joint_history=history.history, user_ids=user_text.ids,
+              item_ids=item_text.ids)
     table = validation_scores(model, split, user_text.ids, item_text.ids, mean_rating)
-    context["metrics"].update({"validation ndcg@10": table["joint model"]["NDCG@10"],
-                               "validation hr@10": table["joint model"]["HR@10"],
-                               "validation rmse": table["joint model"]["RMSE"]})
-    image = save_figure(_loss_figure(history.history), context, "joint_losses",
+    state.metrics.update({"validation ndcg@10": table["joint model"]["NDCG@10"],
+                          "validation hr@10": table["joint model"]["HR@10"],
+                          "validation rmse": table["joint model"]["RMSE"]})
+    image = save_figure(_loss_figure(history.history), state, "joint_losses",
                         "the joint model's three loss terms per epoch")
     return "\n".join(_section(history.history, epochs, profile.batch_size, table)
                      + ["", image])

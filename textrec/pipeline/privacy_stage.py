@@ -14,29 +14,30 @@ import numpy as np
 import pandas as pd
 
 from textrec.data import schema
-from textrec.pipeline.report import markdown_table, need, save_figure
+from textrec.pipeline.report import markdown_table, save_figure
+from textrec.pipeline.state import PipelineState
 
 TEXT_ONLY_TEMPERATURE = 0.05   # cosine scores as softmax logits, as in notebook 07
 N_RESAMPLES = 200
 
 
-def privacy_stage(context: dict) -> str:
-    """Audit and scrub-count; puts ``context["metrics"]["membership audit auc"]``."""
+def privacy_stage(state: PipelineState) -> str:
+    """Audit and scrub-count; puts ``state.metrics["membership audit auc"]``."""
     from textrec import models
 
-    split = need(context, "prepared", "privacy").split
-    joint = need(context, "joint_model", "privacy")
-    user_ids, item_ids = need(context, "user_ids", "privacy"), need(context, "item_ids", "privacy")
+    split = state.need("prepared", "privacy").split
+    joint = state.need("joint_model", "privacy")
+    user_ids, item_ids = state.need("user_ids", "privacy"), state.need("item_ids", "privacy")
     joint_scores = models.score_matrix(joint.query_model, joint.candidate_model, user_ids, item_ids)
     audits = {"joint model": membership_audit(joint_scores, split, user_ids, item_ids,
-                                              context["seed"])}
-    if "user_text" in context and "item_text" in context:
-        text_scores = context["user_text"].vectors @ context["item_text"].vectors.T
+                                              state.seed)}
+    if state.has("user_text") and state.has("item_text"):
+        text_scores = state.user_text.vectors @ state.item_text.vectors.T
         audits["text-only (reference, not trained)"] = membership_audit(
-            text_scores / TEXT_ONLY_TEMPERATURE, split, user_ids, item_ids, context["seed"])
-    context["metrics"]["membership audit auc"] = audits["joint model"]["auc"]
+            text_scores / TEXT_ONLY_TEMPERATURE, split, user_ids, item_ids, state.seed)
+    state.metrics["membership audit auc"] = audits["joint model"]["auc"]
     pii = pii_review_counts(split.train)
-    image = save_figure(_loss_figure(audits["joint model"]), context, "membership_audit",
+    image = save_figure(_loss_figure(audits["joint model"]), state, "membership_audit",
                         "member and non-member losses of the joint model")
     return "\n".join(_audit_section(audits) + ["", image, ""] + _pii_section(pii, len(split.train)))
 

@@ -1,44 +1,8 @@
-"""Small helpers every stage uses: Markdown tables, figures, reading the context."""
+"""Small helpers every stage uses: Markdown tables and figures."""
 
 from __future__ import annotations
 
 import numbers
-
-from textrec import config
-
-# Which stage puts each shared context key in place; ``need`` names it in its error message.
-PRODUCED_BY = {
-    "prepared": "data",
-    "finetuned_folder": "finetune",
-    "sentiment_metrics": "finetune",
-    "embedder": "interests",
-    "review_vectors": "interests",
-    "description_vectors": "interests",
-    "user_text": "interests",
-    "item_text": "interests",
-    "joint_model": "joint",
-    "joint_history": "joint",
-    "user_ids": "joint",
-    "item_ids": "joint",
-    "evaluation_results": "evaluation",
-    "best_baseline": "evaluation",
-    "export": "export",
-}
-
-
-def need(context: dict, key: str, stage: str):
-    """``context[key]``, or a ValueError saying which stage to include for ``stage`` to run."""
-    if key not in context:
-        producer = PRODUCED_BY.get(key, "an earlier stage")
-        raise ValueError(
-            f"stage {stage!r} needs context[{key!r}], which stage {producer!r} puts there; "
-            f"include {producer!r} in the stages (run_pipeline adds prerequisites itself)")
-    return context[key]
-
-
-def profile_of(context: dict) -> config.Profile:
-    """The :class:`textrec.config.Profile` the pipeline runs with."""
-    return config.get_profile(context["profile"])
 
 
 def format_value(value, digits: int = 4) -> str:
@@ -62,18 +26,18 @@ def markdown_table(rows: dict[str, dict], columns: list[str], first_column: str 
 
 
 def metrics_table(metrics: dict) -> str:
-    """The headline numbers of ``context["metrics"]`` as a two-column Markdown table."""
+    """The headline numbers of ``state.metrics`` as a two-column Markdown table."""
     if not metrics:
         return "No headline metrics: the stages that ran report none."
     return markdown_table({name: {"value": value} for name, value in metrics.items()},
                           ["value"], first_column="metric")
 
 
-def save_figure(figure, context: dict, name: str, description: str) -> str:
+def save_figure(figure, state, name: str, description: str) -> str:
     """Save ``figure`` as ``figures/<name>.png``, close it, and return its Markdown image line."""
     import matplotlib.pyplot as plt
 
     figure.tight_layout()
-    figure.savefig(context["figures"] / f"{name}.png", dpi=110)
+    figure.savefig(state.figures / f"{name}.png", dpi=110)
     plt.close(figure)
     return f"![{description}](figures/{name}.png)"

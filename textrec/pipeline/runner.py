@@ -9,6 +9,7 @@ from pathlib import Path
 from textrec import _environment, config
 from textrec.pipeline import stages as stage_registry
 from textrec.pipeline.report import metrics_table
+from textrec.pipeline.state import PipelineState
 
 
 def run_pipeline(source: str | None = None, profile: str | None = None,
@@ -28,41 +29,39 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
     to_run, added = stage_registry.plan(stages)
     reports = Path(reports) if reports else config.reports_dir()
     (reports / "figures").mkdir(parents=True, exist_ok=True)
-    context = {"source": source or config.data_source(), "profile": profile_settings.name,
-               "seed": config.SEED, "reports": reports, "figures": reports / "figures",
-               "progress": progress, "metrics": {}}
-    functions = dict(stage_registry.STAGES)
+    state = PipelineState(source=source or config.data_source(), profile=profile_settings.name,
+                          seed=config.SEED, reports=reports, progress=progress)
     sections, timings = [], {}
     bar = tqdm(to_run, desc="textrec pipeline", unit="stage", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         # Every stage starts from freshly seeded generators (TensorFlow's too, once a stage
         # has loaded it), so its numbers do not depend on which stages ran before it.
-        config.set_seeds(context["seed"])
+        config.set_seeds(state.seed)
         start = time.perf_counter()
-        sections.append(functions[name](context))
+        sections.append(stage_registry.get_stage(name).run(state))
         timings[name] = time.perf_counter() - start
     path = reports / "report.md"
-    header = _header(context, timings, added)
+    header = _header(state, timings, added)
     path.write_text("\n".join(header) + "\n" + "\n\n".join(sections) + "\n")
     return path
 
 
-def _header(context: dict, timings: dict, added: list[str]) -> list[str]:
+def _header(state: PipelineState, timings: dict, added: list[str]) -> list[str]:
     total = sum(timings.values())
     prerequisites = (f" ({', '.join(added)} added as prerequisites of the chosen stages)"
                      if added else "")
     return [
         "# textrec report",
         f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC, profile "
-        f"`{context['profile']}`, data `{context['source']}`, seed {context['seed']}.",
+        f"`{state.profile}`, data `{state.source}`, seed {state.seed}.",
         "",
         f"Stages: {', '.join(timings)}{prerequisites}.",
         "",
         "## Summary",
-        metrics_table(context["metrics"]),
+        metrics_table(state.metrics),
         "",
-        *_metrics_note(context["metrics"]),
+        *_metrics_note(state.metrics),
         "Stage times: " + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {total:.1f} s",
         "",

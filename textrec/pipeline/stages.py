@@ -1,11 +1,14 @@
-"""The pipeline's stages, in the order they run, and what each needs to have run first.
+"""The pipeline's stages, in the order they run, and what each reads.
 
-To add a stage, append ``(name, function)`` to :data:`STAGES` and its
-prerequisites to :data:`PREREQUISITES`. A stage is a function ``context -> Markdown section``.
+A stage is a function ``PipelineState -> Markdown section`` that reads products of earlier
+stages (``state.need``) and stores its own (``state.put``). Its prerequisites are the stages
+that make what it reads (:func:`prerequisites`), so adding a stage is one :class:`Stage` line
+here and its product fields in :class:`textrec.pipeline.state.PipelineState`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from textrec.pipeline.data_stage import data_stage
@@ -15,41 +18,49 @@ from textrec.pipeline.finetune_stage import finetune_stage
 from textrec.pipeline.interests_stage import interests_stage
 from textrec.pipeline.joint_stage import joint_stage
 from textrec.pipeline.privacy_stage import privacy_stage
+from textrec.pipeline.state import PipelineState
 
-STAGES: list[tuple[str, Callable[[dict], str]]] = [
-    ("data", data_stage),
-    ("finetune", finetune_stage),
-    ("interests", interests_stage),
-    ("joint", joint_stage),
-    ("evaluation", evaluation_stage),
-    ("privacy", privacy_stage),
-    ("export", export_stage),
+
+@dataclasses.dataclass(frozen=True)
+class Stage:
+    """One stage: its name, its function, and the products it reads."""
+
+    name: str
+    run: Callable[[PipelineState], str]
+    reads: tuple[str, ...] = ()
+
+
+STAGES: list[Stage] = [
+    Stage("data", data_stage),
+    Stage("finetune", finetune_stage, reads=("prepared",)),
+    Stage("interests", interests_stage, reads=("prepared",)),
+    Stage("joint", joint_stage, reads=("prepared", "user_text", "item_text", "review_vectors")),
+    Stage("evaluation", evaluation_stage,
+          reads=("prepared", "review_vectors", "description_vectors", "joint_model")),
+    Stage("privacy", privacy_stage,
+          reads=("prepared", "joint_model", "user_ids", "item_ids", "user_text", "item_text")),
+    Stage("export", export_stage,
+          reads=("prepared", "joint_model", "user_text", "item_text", "review_vectors")),
 ]
-
-# Stage -> the stages whose context it reads directly (their own prerequisites follow).
-# A stage missing from this dict is taken to need every stage listed before it in STAGES.
-PREREQUISITES: dict[str, tuple[str, ...]] = {
-    "data": (),
-    "finetune": ("data",),
-    "interests": ("data",),
-    "joint": ("data", "interests"),
-    "evaluation": ("data", "interests", "joint"),
-    "privacy": ("data", "interests", "joint"),
-    "export": ("data", "interests", "joint"),
-}
 
 
 def stage_names() -> list[str]:
     """The names of :data:`STAGES`, in order."""
-    return [name for name, _ in STAGES]
+    return [stage.name for stage in STAGES]
+
+
+def get_stage(name: str) -> Stage:
+    """The :class:`Stage` called ``name``."""
+    for stage in STAGES:
+        if stage.name == name:
+            return stage
+    raise ValueError(f"unknown stage {name!r}; the stages are {stage_names()}")
 
 
 def prerequisites(name: str) -> tuple[str, ...]:
-    """The stages ``name`` reads from directly (every earlier stage when not declared)."""
-    names = stage_names()
-    if name in PREREQUISITES:
-        return PREREQUISITES[name]
-    return tuple(names[:names.index(name)])
+    """The stages that make what stage ``name`` reads, in :data:`STAGES` order."""
+    makers = {PipelineState.producer(product) for product in get_stage(name).reads}
+    return tuple(stage for stage in stage_names() if stage in makers)
 
 
 def plan(chosen: list[str] | None = None) -> tuple[list[str], list[str]]:
