@@ -354,8 +354,8 @@ def train_and_export(args, folder: Path) -> dict:
                              epochs=args.epochs, learning_rate=0.01).model
     seconds["train"] = time.perf_counter() - start
     start = time.perf_counter()
-    info = export.export_recommender(model, user_text, item_text, train, review_vectors,
-                                     embedder, folder, data_name=data.name)
+    parts = export.ServingParts(model, user_text, item_text, train, review_vectors, embedder)
+    info = export.export_recommender(parts, folder, export.ExportSettings(data_name=data.name))
     seconds["export"] = time.perf_counter() - start
     return {"data": data, "train": train, "test": data.split.test, "model": model,
             "embedder": embedder, "review_vectors": review_vectors, "user_text": user_text,
@@ -373,10 +373,11 @@ def export_xla_variant(trained: dict, folder: Path) -> Path:
     size, compiled on first use)."""
     import tensorflow as tf
 
-    from textrec.export import build_module
+    from textrec.export import ServingParts, build_module
 
-    module, _ = build_module(trained["model"], trained["user_text"], trained["item_text"],
-                             trained["train"], trained["review_vectors"], trained["embedder"])
+    module, _ = build_module(ServingParts(trained["model"], trained["user_text"],
+                                          trained["item_text"], trained["train"],
+                                          trained["review_vectors"], trained["embedder"]))
     plain_encode = module._encode
 
     @tf.function(jit_compile=True)

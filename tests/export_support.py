@@ -63,8 +63,9 @@ def build_trained_export(folder: Path) -> TrainedExport:
 
     model = models.fit_model(build, models.review_dataset(train, review_vectors, batch_size=128),
                              epochs=2, learning_rate=0.01).model
-    info = export.export_recommender(model, user_text, item_text, train, review_vectors,
-                                     embedder, folder, pseudonym_key=KEY, max_k=20,
+    parts = export.ServingParts(model, user_text, item_text, train, review_vectors, embedder)
+    settings = export.ExportSettings(pseudonym_key=KEY, max_k=20,
                                      metrics={"validation ndcg@10": 0.123},
                                      data_name="synthetic test world")
+    info = export.export_recommender(parts, folder, settings)
     return TrainedExport(model, embedder, train, review_vectors, user_text, item_text, info, KEY)

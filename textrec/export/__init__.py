@@ -12,8 +12,9 @@ back anywhere, serve it over HTTP, and measure its latency.
 * ``latency``: timing of single queries and batches.
 """
 
-from textrec.export.build import (DEFAULT_NAME, ExportInfo, build_module, export_recommender,
-                                  resolve_pseudonym_key, user_review_sums)
+from textrec.export.build import (DEFAULT_NAME, ExportInfo, ExportSettings, ServingParts,
+                                  build_module, export_recommender, resolve_pseudonym_key,
+                                  user_review_sums)
 from textrec.export.card import read_card
 from textrec.export.module import NO_ITEM, RecommenderModule
 from textrec.export.reload import (call_signature, find_strings, load_export,
@@ -22,7 +23,8 @@ from textrec.export import tokenizer
 from textrec.export.tokenizer import GraphTokenizer, compare_with_hf
 
 __all__ = [
-    "DEFAULT_NAME", "ExportInfo", "GraphTokenizer", "NO_ITEM", "RecommenderModule",
+    "DEFAULT_NAME", "ExportInfo", "ExportSettings", "GraphTokenizer", "NO_ITEM",
+    "RecommenderModule", "ServingParts",
     "build_module", "call_signature", "compare_with_hf",
     "export_recommender", "find_strings", "load_export", "read_card", "resolve_pseudonym_key",
     "run_in_fresh_process", "user_review_sums", "version_folder",

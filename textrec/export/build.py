@@ -1,7 +1,8 @@
 """Export a trained two-tower (or joint) model as a versioned SavedModel that serves from text.
 
-    info = export_recommender(model, user_text, item_text, train, review_vectors, embedder,
-                              "reports/export", metrics={"test ndcg@10": 0.05})
+    parts = ServingParts(model, user_text, item_text, train, review_vectors, embedder)
+    info = export_recommender(parts, "reports/export",
+                              ExportSettings(metrics={"test ndcg@10": 0.05}))
     info.path            # reports/export/textrec/1  (the layout TF Serving loads)
 
 What goes in: the serving graph of ``textrec.export.module`` (tokenizer, encoder, the query
@@ -51,6 +52,53 @@ class ExportInfo:
     @property
     def size_bytes(self) -> int:
         return export_size_bytes(self.path)
+
+
+@dataclasses.dataclass(frozen=True)
+class ServingParts:
+    """What the serving graph is built from: a trained two-tower (or joint) ``model`` (its
+    ``query_model`` and ``candidate_model`` towers), the text vectors its towers were built with
+    (``user_text``, ``item_text``: ``TextVectors`` or any form of ``textrec.models.text_table``;
+    their ids are the users and the catalogue), the ``train`` reviews with their vectors
+    (``review_vectors`` float [len(train), dim], the history ``recommend_text`` adds to) and the
+    ``embedder`` that made those vectors (its tokenizer and encoder go in)."""
+
+    model: object
+    user_text: object
+    item_text: object
+    train: pd.DataFrame
+    review_vectors: np.ndarray
+    embedder: object
+
+    def __post_init__(self):
+        vectors = np.asarray(self.review_vectors, np.float32)
+        if vectors.ndim != 2 or len(vectors) != len(self.train):
+            raise ValueError(f"review_vectors has shape {vectors.shape}; expected one row per "
+                             f"train review ({len(self.train)})")
+        object.__setattr__(self, "review_vectors", vectors)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportSettings:
+    """How an export is written.
+
+    ``name``/``version``: the folder ``<folder>/<name>/<version>`` (version: the next free
+    number when None; an existing one raises unless ``overwrite``); ``seen``: interactions
+    never to recommend again to their user (default: the train reviews); ``pseudonym_key``: see
+    :func:`resolve_pseudonym_key`; ``max_k``: the largest k a request may ask for (capped at
+    the catalogue size); ``metrics``, ``privacy_budget`` (e.g. ``{"epsilon": 2.0, "delta":
+    1e-5}`` when trained with DP-SGD) and ``data_name``: what the model card says.
+    """
+
+    name: str = DEFAULT_NAME
+    version: int | None = None
+    seen: pd.DataFrame | None = None
+    pseudonym_key: object = None
+    max_k: int = MAX_K
+    metrics: dict | None = None
+    privacy_budget: dict | None = None
+    data_name: str = ""
+    overwrite: bool = False
 
 
 def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
@@ -116,27 +164,17 @@ def _check_tokenizer(graph_tokenizer, hf_tokenizer, texts) -> dict:
     return {"texts_compared": len(sample), "mismatches": mismatches}
 
 
-def build_module(model, user_text, item_text, train, review_vectors, embedder, *,
-                 seen: pd.DataFrame | None = None, pseudonym_key=None, max_k: int = MAX_K):
-    """``(module, facts)``: the :class:`RecommenderModule` of a trained model, and facts for the
-    model card (``facts["pseudonym_key"]`` says where the key came from).
-
-    Args:
-      model: a trained ``TwoTowerModel`` or ``JointModel`` (its ``query_model`` and
-        ``candidate_model`` towers).
-      user_text, item_text: the text vectors the towers were built with (``TextVectors`` or any
-        form of ``textrec.models.text_table``); their ids are the users and the catalogue.
-      train: the train reviews; review_vectors: float [len(train), dim], their vectors (for the
-        history ``recommend_text`` adds to).
-      embedder: the ``TextEmbedder`` that made those vectors; its tokenizer and encoder go in.
-      seen: interactions never to recommend again to their user (default: ``train``).
-      pseudonym_key: see :func:`resolve_pseudonym_key`.
-      max_k: the largest k a request may ask for (capped at the catalogue size).
+def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseudonym_key=None,
+                 max_k: int = MAX_K):
+    """``(module, facts)``: the :class:`RecommenderModule` of ``parts``' trained model, and facts
+    for the model card (``facts["pseudonym_key"]`` says where the key came from). ``seen``,
+    ``pseudonym_key`` and ``max_k`` as in :class:`ExportSettings`.
     """
     from textrec import privacy
 
-    user_ids, user_vectors = as_id_matrix(user_text)
-    item_ids, _ = as_id_matrix(item_text)
+    model, embedder, train = parts.model, parts.embedder, parts.train
+    user_ids, user_vectors = as_id_matrix(parts.user_text)
+    item_ids, _ = as_id_matrix(parts.item_text)
     if user_vectors.shape[1] != embedder.dim:
         raise ValueError(f"the user vectors have {user_vectors.shape[1]} dims but the encoder "
                          f"{embedder.name!r} gives {embedder.dim}: export with the embedder "
@@ -151,8 +189,8 @@ def build_module(model, user_text, item_text, train, review_vectors, embedder, *
         tokenizer=tokenizer, encoder=embedder.model, query_tower=model.query_model,
         user_keys=privacy.pseudonymize_ids(user_ids, secret),
         user_id_vectors=_id_vectors(model.query_model, user_ids),
-        user_vectors=stack_vectors(user_text, user_ids),
-        user_sums=user_review_sums(train, review_vectors, user_ids),
+        user_vectors=stack_vectors(parts.user_text, user_ids),
+        user_sums=user_review_sums(train, parts.review_vectors, user_ids),
         seen=seen_lists, item_ids=item_ids,
         item_embeddings=candidate_embeddings(model.candidate_model, item_ids),
         max_k=min(max_k, len(item_ids)),
@@ -166,36 +204,29 @@ def build_module(model, user_text, item_text, train, review_vectors, embedder, *
     return module, facts
 
 
-def export_recommender(model, user_text, item_text, train, review_vectors, embedder, folder,
-                       *, name: str = DEFAULT_NAME, version: int | None = None,
-                       seen: pd.DataFrame | None = None, pseudonym_key=None,
-                       max_k: int = MAX_K, metrics: dict | None = None,
-                       privacy_budget: dict | None = None, data_name: str = "",
-                       overwrite: bool = False) -> ExportInfo:
-    """Write ``<folder>/<name>/<version>/``: the SavedModel and its model card.
-
-    The arguments up to ``max_k`` are :func:`build_module`'s. ``metrics``: the evaluation
-    figures to put on the card; ``privacy_budget``: e.g. ``{"epsilon": 2.0, "delta": 1e-5}``
-    when the model was trained with DP-SGD; ``data_name``: the data set's name. ``version``
-    defaults to the next free number; an existing version folder raises unless ``overwrite``.
-    """
+def export_recommender(parts: ServingParts, folder,
+                       settings: ExportSettings | None = None) -> ExportInfo:
+    """Write ``<folder>/<name>/<version>/`` (see :class:`ExportSettings`): the SavedModel of
+    ``parts`` and its model card."""
+    settings = settings or ExportSettings()
+    name = settings.name
     root = Path(folder) / name
-    version = next_version(root) if version is None else int(version)
+    version = next_version(root) if settings.version is None else int(settings.version)
     if version < 1:
         raise ValueError(f"version must be a positive integer, got {version}")
     path = root / str(version)
     if path.exists():
-        if not overwrite:
+        if not settings.overwrite:
             raise FileExistsError(f"{path} exists; pass overwrite=True or another version")
         shutil.rmtree(path)
-    module, facts = build_module(
-        model, user_text, item_text, train, review_vectors, embedder, seen=seen,
-        pseudonym_key=pseudonym_key, max_k=max_k)
+    module, facts = build_module(parts, seen=settings.seen,
+                                 pseudonym_key=settings.pseudonym_key, max_k=settings.max_k)
     path.parent.mkdir(parents=True, exist_ok=True)
     with quiet(logging.getLogger("absl")), quiet(tf.get_logger()):
         tf.saved_model.save(module, str(path), signatures=module.signatures())
     card = card_module.write_card(path, name=name, version=version, facts=facts,
-                                  metrics=metrics or {}, privacy_budget=privacy_budget,
-                                  data_name=data_name)
+                                  metrics=settings.metrics or {},
+                                  privacy_budget=settings.privacy_budget,
+                                  data_name=settings.data_name)
     return ExportInfo(path=path, name=name, version=version, card=card,
                       pseudonym_key_source=facts["pseudonym_key"])

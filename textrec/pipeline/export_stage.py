@@ -40,10 +40,11 @@ def export_stage(state: PipelineState) -> str:
     # recommends an item a user has already reviewed.
     known = pd.concat([prepared.split.train, prepared.split.validation, prepared.split.test],
                       ignore_index=True)
-    info = export.export_recommender(
-        model, user_text, item_text, train, state.need("review_vectors", "export"),
-        state.base_embedder(), state.reports / "export", version=1,
-        overwrite=True, seen=known, metrics=dict(state.metrics), data_name=prepared.name)
+    parts = export.ServingParts(model, user_text, item_text, train,
+                                state.need("review_vectors", "export"), state.base_embedder())
+    settings = export.ExportSettings(version=1, overwrite=True, seen=known,
+                                     metrics=dict(state.metrics), data_name=prepared.name)
+    info = export.export_recommender(parts, state.reports / "export", settings)
     state.put("export", export=info)
     key, _ = export.resolve_pseudonym_key()
     users = [str(u) for u in user_text.ids[:CHECKED_USERS]]
