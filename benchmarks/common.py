@@ -9,7 +9,8 @@ from pathlib import Path
 
 REAL_DATA = Path(os.environ.get(
     "TEXTREC_REAL_DATA",
-    Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-2014-musical-instruments-5core"
+    Path(__file__).resolve().parents[2] / "shared" / "data"
+    / "amazon-2014-musical-instruments-5core"
     / "reviews_Musical_Instruments_5.json.gz",
 ))
 
@@ -17,7 +18,8 @@ REAL_DATA = Path(os.environ.get(
 def real_data_path(given: str | None) -> Path:
     path = Path(given) if given else REAL_DATA
     if not path.is_file():
-        raise SystemExit(f"real data not found at {path}: pass --data PATH or set TEXTREC_REAL_DATA")
+        raise SystemExit(f"real data not found at {path}: "
+                         "pass --data PATH or set TEXTREC_REAL_DATA")
     return path
 
 

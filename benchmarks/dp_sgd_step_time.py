@@ -4,8 +4,8 @@
 
 Step time: the same model, batch and optimizer, one compiled ``train_step`` each, timed over
 ``--steps`` steps after ``--warmup`` (median, milliseconds; the versions take turns, one step
-each, so load from other processes on a shared machine affects them alike). Three versions: without DP (mean
-loss, one backward pass), DP-SGD with per-example gradients materialised by
+each, so load from other processes on a shared machine affects them alike). Three versions:
+without DP (mean loss, one backward pass), DP-SGD with per-example gradients materialised by
 ``tf.vectorized_map`` (the reference), and DP-SGD with ghost-norm clipping (norms from
 activations and output gradients, one re-weighted backward pass). Models: the sentiment head
 (logistic regression on frozen 384-d review vectors), the recommender's towers (interest vector
@@ -16,8 +16,9 @@ Utility: on the shared real data (Amazon 2014 Musical Instruments, 5-core), the 
 setup: the sentiment head with example-level DP (class-weighted loss, expected batch 256, 10
 epochs, C 3, learning rate 0.1) and the recommender with user-level DP (item id embeddings, as
 the data have no descriptions; expected 100 users per batch, 20 epochs, C 1, learning rate
-0.05), without DP and at epsilon 8 and 2 (delta 1e-5, RDP), trained with ghost clipping. Text vectors come from the
-embedding cache when it has them (otherwise the reviews are embedded once, a few minutes).
+0.05), without DP and at epsilon 8 and 2 (delta 1e-5, RDP), trained with ghost clipping. Text
+vectors come from the embedding cache when it has them (otherwise the reviews are embedded once,
+a few minutes).
 """
 
 from __future__ import annotations
@@ -69,7 +70,8 @@ def timing_table(data, vectors, args) -> list[dict]:
 
     from textrec import privacy
 
-    train, review_vectors, user_vectors, item_ids = data.split.train, vectors[0], vectors[2], vectors[3]
+    train = data.split.train
+    review_vectors, user_vectors, item_ids = vectors[0], vectors[2], vectors[3]
     sentiment, _ = privacy.sentiment_features(train, review_vectors)
     retrieval, users = privacy.retrieval_features(train, user_vectors)
     rng = np.random.default_rng(0)
@@ -116,7 +118,7 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
     import tensorflow as tf
     from sklearn.metrics import balanced_accuracy_score
 
-    from textrec import interests, privacy, text
+    from textrec import privacy, text
     from textrec.data import schema
     from textrec.evaluation import baselines, evaluate_scores
     from textrec.models.joint import REVIEW_VECTOR
@@ -168,10 +170,11 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
             "seconds": f"{time.perf_counter() - start:.0f}"})
         print(rows[-1], flush=True)
     popular = baselines.most_popular_scores(train, item_ids, len(user_vectors))
+    popular_ndcg = evaluate_scores(popular, split, user_vectors.ids, item_ids, "test")["ndcg@10"]
     majority = max(labels.mean(), 1 - labels.mean())
     rows.append({"epsilon": "most popular / majority class (not DP)",
                  "sentiment accuracy": f"{majority:.3f}", "balanced accuracy": "0.500",
-                 "NDCG@10": f"{evaluate_scores(popular, split, user_vectors.ids, item_ids, 'test')['ndcg@10']:.4f}"})
+                 "NDCG@10": f"{popular_ndcg:.4f}"})
     return rows
 
 
@@ -187,7 +190,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=50, help="timed steps per version")
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--users", type=int, default=100, help="expected users per user-level batch")
+    parser.add_argument("--users", type=int, default=100,
+                        help="expected users per user-level batch")
     parser.add_argument("--skip-utility", action="store_true")
     args = parser.parse_args()
 
@@ -213,7 +217,8 @@ def main() -> None:
     print(markdown_table(timing, list(timing[0])))
     if not args.skip_utility:
         utility = utility_table(data, vectors)
-        print("\nUtility on test (delta 1e-5, RDP; sentiment example-level, recommender user-level):\n")
+        print("\nUtility on test (delta 1e-5, RDP; "
+              "sentiment example-level, recommender user-level):\n")
         print(markdown_table(utility, list(utility[0])))
 
 

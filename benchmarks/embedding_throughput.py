@@ -1,4 +1,4 @@
-"""Embedding throughput: textrec's TextEmbedder against sentence-transformers, same texts, same model.
+"""Embedding throughput: textrec's TextEmbedder vs sentence-transformers, same texts, same model.
 
     python benchmarks/embedding_throughput.py [--data PATH] [--n 2000] [--max-length 128]
 
@@ -62,8 +62,9 @@ def main() -> None:
         model.encode(texts[: args.batch_size], batch_size=args.batch_size)
         for _ in range(args.repeats):
             start = time.perf_counter()
-            theirs_vectors = model.encode(texts, batch_size=args.batch_size, normalize_embeddings=True,
-                                          convert_to_numpy=True, show_progress_bar=False)
+            theirs_vectors = model.encode(texts, batch_size=args.batch_size,
+                                          normalize_embeddings=True, convert_to_numpy=True,
+                                          show_progress_bar=False)
             rows.append({"implementation": f"sentence-transformers (PyTorch {torch.__version__})",
                          "seconds": time.perf_counter() - start})
 
@@ -73,8 +74,9 @@ def main() -> None:
         best[name] = min(best.get(name, float("inf")), row["seconds"])
     table = [{"implementation": name, "texts": len(texts), "best seconds": f"{s:.2f}",
               "texts/s": f"{len(texts) / s:.0f}"} for name, s in best.items()]
-    print(f"\n{dt.date.today()} · {machine()} · {len(texts)} real reviews, max {args.max_length} tokens "
-          f"({truncated} truncated), batch {args.batch_size}, best of {args.repeats}\n")
+    print(f"\n{dt.date.today()} · {machine()} · {len(texts)} real reviews, "
+          f"max {args.max_length} tokens ({truncated} truncated), batch {args.batch_size}, "
+          f"best of {args.repeats}\n")
     print(markdown_table(table, ["implementation", "texts", "best seconds", "texts/s"]))
     if theirs_vectors is not None:
         cosine = np.sum(ours_vectors * theirs_vectors, axis=1)

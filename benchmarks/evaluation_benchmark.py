@@ -1,7 +1,7 @@
 """Accuracy benchmark: every model of the course and the baselines under one protocol.
 
     python benchmarks/evaluation_benchmark.py                 # the synthetic world (active profile)
-    python benchmarks/evaluation_benchmark.py --data PATH     # e.g. the shared Musical Instruments file
+    python benchmarks/evaluation_benchmark.py --data PATH     # e.g. the Musical Instruments file
     python benchmarks/evaluation_benchmark.py --data real     # the shared real data (see common.py)
 
 Protocol: chronological leave-last-out (``--protocol ratio`` for the per-user 80/10/10 split),
@@ -15,8 +15,9 @@ Models: most popular, item-kNN, EASE, ALS and BPR from ``implicit`` (when instal
 text-only recommender (lesson 03) and the text-aware two-tower (lesson 04). "fit s" is the wall
 time to fit (for the text models: embedding the reviews, from the on-disk cache when warm, plus
 fitting; the grid search is not included); "evaluate s" is scoring every user against every
-item plus computing every metric. Writes ``benchmarks/results/evaluation_<synthetic|real|data-NAME>.md`` and the
-per-user results as JSON in the reports folder.
+item plus computing every metric. Writes
+``benchmarks/results/evaluation_<synthetic|real|data-NAME>.md`` and the per-user results as JSON
+in the reports folder.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: boo
         scores = course_models.text_only_scores(model, interactions, fit)
         score_seconds = time.perf_counter() - start
         for part in (("validation", "test") if fit == "train" else ("test",)):
-            evaluator.add("text-only", scores, part, fit, {"method": "mean"}, seconds, score_seconds)
+            evaluator.add("text-only", scores, part, fit, {"method": "mean"}, seconds,
+                          score_seconds)
         vectors[fit] = model
     if not with_two_tower:
         return chosen
@@ -62,13 +64,15 @@ def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: boo
         scores = course_models.two_tower_scores(interactions, vectors["train"].users,
                                                 vectors["train"].items, epochs=epochs)
         validation[epochs] = evaluation.ranking_metrics(
-            scores, interactions.targets("validation"), interactions.exclude("validation"))["ndcg@10"]
+            scores, interactions.targets("validation"),
+            interactions.exclude("validation"))["ndcg@10"]
         best = epochs if best is None or validation[epochs] > validation[best] else best
-    chosen["two-tower epochs (validation ndcg@10)"] = {e: round(v, 4) for e, v in validation.items()}
+    chosen["two-tower epochs (validation ndcg@10)"] = {e: round(v, 4)
+                                                       for e, v in validation.items()}
     for fit in ("train", "train+validation"):
         start = time.perf_counter()
-        scores = course_models.two_tower_scores(interactions, vectors[fit].users, vectors[fit].items,
-                                                fit=fit, epochs=best)
+        scores = course_models.two_tower_scores(interactions, vectors[fit].users,
+                                                vectors[fit].items, fit=fit, epochs=best)
         seconds = time.perf_counter() - start
         for part in (("validation", "test") if fit == "train" else ("test",)):
             evaluator.add("two-tower (text)", scores, part, fit, {"epochs": best}, seconds)
@@ -96,27 +100,33 @@ def _report(results, data, interactions, args, seconds: float, chosen: dict) -> 
     command = "python benchmarks/evaluation_benchmark.py " + " ".join(sys.argv[1:])
     counts = interactions.summary()["interactions"]
     cold = int(results.slice_mask("cold").sum())
-    params = {run.model: run.params for run in results.runs if run.part == "test" and run.fit == "train"}
+    params = {run.model: run.params for run in results.runs
+              if run.part == "test" and run.fit == "train"}
     lines = [
         f"### Evaluation benchmark: {data.name} ({interactions.protocol})", "",
-        f"{dt.date.today()} · {machine()} · git {git_revision()} · profile {config.get_profile().name} · "
-        f"total {seconds:.0f} s", "",
+        f"{dt.date.today()} · {machine()} · git {git_revision()} · "
+        f"profile {config.get_profile().name} · total {seconds:.0f} s", "",
         f"Command: `{command.strip()}`", "",
-        f"{interactions.n_users:,} users, {interactions.n_items:,} items; train {counts['train']:,}, "
-        f"validation {counts['validation']:,}, test {counts['test']:,} interactions. "
+        f"{interactions.n_users:,} users, {interactions.n_items:,} items; "
+        f"train {counts['train']:,}, validation {counts['validation']:,}, "
+        f"test {counts['test']:,} interactions. "
         f"Cold users (<= {results.cold_max} train interactions): {cold:,}.", "",
-        "Test, full ranking over all items, seen items masked (the validation item too). `fit` says what the "
-        "model was fitted on: `train` (hyper-parameters chosen on validation) or `train+validation` (the same "
-        "hyper-parameters, refitted). Mean over users [95% bootstrap interval].", "",
-        results.to_markdown(metrics=METRICS, slices=("all", "cold"), beyond=False, n_resamples=args.bootstrap),
+        "Test, full ranking over all items, seen items masked (the validation item too). "
+        "`fit` says what the model was fitted on: `train` (hyper-parameters chosen on "
+        "validation) or `train+validation` (the same hyper-parameters, refitted). "
+        "Mean over users [95% bootstrap interval].", "",
+        results.to_markdown(metrics=METRICS, slices=("all", "cold"), beyond=False,
+                            n_resamples=args.bootstrap),
         "", "Validation (fit on train), the numbers the hyper-parameters were chosen on:", "",
         results.to_markdown(metrics=METRICS, part="validation", beyond=False, times=False,
                             n_resamples=args.bootstrap),
-        "", "Beyond accuracy on test (fit on train; coverage share of items, novelty in bits, popularity "
-        "percentile 0-100, diversity = 1 - mean pairwise cosine of item text vectors):", "",
+        "", "Beyond accuracy on test (fit on train; coverage share of items, novelty in bits, "
+        "popularity percentile 0-100, diversity = 1 - mean pairwise cosine of item text "
+        "vectors):", "",
         results.to_markdown(metrics=("ndcg@10",), fits=("train",), beyond=True, times=False,
                             n_resamples=args.bootstrap),
-        "", "Chosen hyper-parameters: " + "; ".join(f"{m}: {p}" for m, p in params.items() if p) + ".",
+        "", "Chosen hyper-parameters: "
+        + "; ".join(f"{m}: {p}" for m, p in params.items() if p) + ".",
     ]
     lines += [f"{name}: {value}." for name, value in chosen.items()]
     return "\n".join(lines) + "\n"
@@ -125,8 +135,10 @@ def _report(results, data, interactions, args, seconds: float, chosen: dict) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="synthetic",
-                        help="'synthetic' (default), 'real' (the shared data), or a review file path")
-    parser.add_argument("--profile", default=None, help="quick or full (default: TEXTREC_PROFILE / auto)")
+                        help="'synthetic' (default), 'real' (the shared data), "
+                             "or a review file path")
+    parser.add_argument("--profile", default=None,
+                        help="quick or full (default: TEXTREC_PROFILE / auto)")
     parser.add_argument("--protocol", default="leave-last-out", choices=("leave-last-out", "ratio"))
     parser.add_argument("--two-tower-epochs", type=int, nargs="+", default=[2, 3, 5])
     parser.add_argument("--no-two-tower", action="store_true")
@@ -143,7 +155,8 @@ def main() -> None:
     data = prepare_data(source, profile=args.profile, protocol=args.protocol)
     interactions = evaluation.InteractionData.from_split(data.split)
     evaluator = evaluation.Evaluator(interactions)
-    chosen = _text_models(evaluator, data, interactions, args.two_tower_epochs, not args.no_two_tower)
+    chosen = _text_models(evaluator, data, interactions, args.two_tower_epochs,
+                          not args.no_two_tower)
     _baselines(evaluator)
     results = evaluator.results
     results.notes.update({"source": data.name, "command": sys.argv, "date": str(dt.date.today())})
@@ -151,14 +164,16 @@ def main() -> None:
 
     # Result files are named "synthetic", "real" (the shared data) or after the source file's stem
     # prefixed with "data-", never with the raw data file's own name.
-    name = "synthetic" if source == "synthetic" else "real" if args.data == "real" else f"data-{data.name}"
+    name = ("synthetic" if source == "synthetic" else "real" if args.data == "real"
+            else f"data-{data.name}")
     report = _report(results, data, interactions, args, seconds, chosen)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / f"evaluation_{name}.md").write_text(report)
     saved = results.save(config.reports_dir() / f"evaluation_benchmark_{name}.json")
     print(report)
-    print(f"wrote {out / f'evaluation_{name}.md'} and {saved} in {time.perf_counter() - start:.0f} s")
+    print(f"wrote {out / f'evaluation_{name}.md'} and {saved} "
+          f"in {time.perf_counter() - start:.0f} s")
 
 
 if __name__ == "__main__":

@@ -52,12 +52,14 @@ def recommendation_rows(prepared, max_length: int) -> list[dict]:
     embedder = text.TextEmbedder(max_length=max_length)
     rows = []
     for method in ("mean", "recency"):
-        model = recommender.text_recommender_from_split(prepared.split, prepared.items, embedder, method)
+        model = recommender.text_recommender_from_split(prepared.split, prepared.items, embedder,
+                                                        method)
         for part in ("validation", "test"):
             metrics = evaluate_scores(model.scores(), prepared.split, model.users.ids,
                                       model.items.ids, part)
             rows.append({"model": f"text-only ({method})", "split": part,
-                         "HR@10": f"{metrics['hr@10']:.4f}", "NDCG@10": f"{metrics['ndcg@10']:.4f}"})
+                         "HR@10": f"{metrics['hr@10']:.4f}",
+                         "NDCG@10": f"{metrics['ndcg@10']:.4f}"})
     item_ids = model.items.ids
     user_ids = model.users.ids
     popular = baselines.most_popular_scores(prepared.split.train, item_ids, len(user_ids))
@@ -83,8 +85,10 @@ def main() -> None:
     recommendation = recommendation_rows(prepared, args.max_length)
     sentiment = sentiment_rows(prepared.split, args.examples, args.epochs, args.max_length)
     lines = [
-        f"{dt.date.today()} · {machine()} · {prepared.name}, leave-last-out, max {args.max_length} tokens",
-        f"command: `python benchmarks/language_benchmark.py --examples {args.examples} --epochs {args.epochs}`",
+        f"{dt.date.today()} · {machine()} · {prepared.name}, leave-last-out, "
+        f"max {args.max_length} tokens",
+        f"command: `python benchmarks/language_benchmark.py --examples {args.examples} "
+        f"--epochs {args.epochs}`",
         f"total {time.perf_counter() - start:.0f} s",
         "", "Sentiment on the test reviews (neutral left out):", "",
         markdown_table(sentiment, ["model", "accuracy", "macro-F1", "seconds"]),

@@ -4,7 +4,14 @@ import pandas as pd
 
 from tests.helpers import reviews
 from textrec.data import schema
-from textrec.data.cleaning import add_sentiment, clean_reviews, clean_text, k_core, remove_stop_words, tokenize
+from textrec.data.cleaning import (
+    add_sentiment,
+    clean_reviews,
+    clean_text,
+    k_core,
+    remove_stop_words,
+    tokenize,
+)
 
 
 def test_clean_text_removes_html_urls_and_invisible_characters():
@@ -22,7 +29,8 @@ def test_clean_text_keeps_prices_model_numbers_and_other_scripts():
 
 
 def test_tokens_and_stop_words():
-    assert tokenize("Don't buy THIS amp, it's 50W!") == ["don't", "buy", "this", "amp", "it's", "50w"]
+    assert tokenize("Don't buy THIS amp, it's 50W!") == ["don't", "buy", "this", "amp", "it's",
+                                                          "50w"]
     assert remove_stop_words(["this", "amp", "is", "loud"]) == ["amp", "loud"]
 
 
@@ -40,7 +48,8 @@ def test_duplicates_keep_the_earliest_and_are_reported():
     clean, report = clean_reviews(frame)
     assert sorted(zip(clean[schema.USER], clean[schema.ITEM])) == [
         ("u1", "i1"), ("u1", "i2"), ("u2", "i2"), ("u2", "i3"), ("u2", "i4")]
-    assert clean.loc[(clean[schema.USER] == "u1") & (clean[schema.ITEM] == "i1"), schema.TEXT].item() == "second"
+    assert clean.loc[(clean[schema.USER] == "u1") & (clean[schema.ITEM] == "i1"),
+                     schema.TEXT].item() == "second"
     assert report.counts() == {"duplicate (user, item)": 1, "same review on several items": 1,
                                "same review posted again on another item": 1}
     removed = report.removed.set_index(schema.ORDER)

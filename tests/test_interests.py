@@ -57,14 +57,15 @@ def test_sentiment_weighting_ignores_or_penalises_negatives():
     np.testing.assert_allclose(interests.sentiment_weights(probability, negative_weight=-0.5),
                                [0.8, -0.4, 0, -0.3], atol=1e-12)
 
-    ignored = interests.interest_vectors(TRAIN, VECTORS, "sentiment", positive_probability=probability)
+    ignored = interests.interest_vectors(TRAIN, VECTORS, "sentiment",
+                                         positive_probability=probability)
     # A: 0.8 x + 0 y -> x: the disliked review (y) does not pull A toward it.
     np.testing.assert_allclose(ignored.vectors[0], X, atol=1e-6)
     # C wrote only a negative review: no liked text, so no vector (flagged, not "the opposite").
     assert ignored.empty.tolist() == [False, True, True]
 
-    pushed = interests.interest_vectors(TRAIN, VECTORS, "sentiment", positive_probability=probability,
-                                        negative_weight=-0.5)
+    pushed = interests.interest_vectors(TRAIN, VECTORS, "sentiment",
+                                        positive_probability=probability, negative_weight=-0.5)
     # A: 0.8 x - 0.4 y, divided by sqrt(0.64 + 0.16) = 0.8944 -> (0.8944, -0.4472, 0)
     np.testing.assert_allclose(pushed.vectors[0], [0.8 / 0.8**0.5, -0.4 / 0.8**0.5, 0], atol=1e-6)
     assert pushed.vectors[0] @ Y < 0  # scores for items like the disliked one go down
@@ -119,7 +120,8 @@ def test_candidate_phrases_come_from_the_text():
     assert "condenser microphone" in phrases and "recording vocals" in phrases
     assert all(p in text.lower() for p in phrases)
     # no phrase runs across the full stop, none starts or ends with a stop/filler word
-    assert "home shipping" not in phrases and not any(p.startswith(("great ", "for ")) for p in phrases)
+    assert ("home shipping" not in phrases
+            and not any(p.startswith(("great ", "for ")) for p in phrases))
 
 
 def test_rank_phrases_diversity_by_hand():
@@ -145,7 +147,8 @@ def embedder(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def world():
-    """A small synthetic world (80 users, 160 items, ~640 reviews), cleaned and split leave-last-out."""
+    """A small synthetic world (80 users, 160 items, ~640 reviews), cleaned and split
+    leave-last-out."""
     generated = generate_world(n_users=80, n_items=160, n_reviews=480, seed=7)
     clean, _ = clean_reviews(generated.reviews, k=3)
     return generated, clean, splits.leave_last_out(clean)
@@ -200,7 +203,8 @@ def test_interest_vectors_use_train_data_only(embedder, world):
 def test_query_ranks_the_category_first(embedder, world, fitted, query, category):
     generated = world[0]
     k = min(10, int((generated.items[schema.CATEGORY] == category).sum()))
-    top = interests.recommend_for_text(query, embedder, fitted.items, k=k, item_frame=generated.items)
+    top = interests.recommend_for_text(query, embedder, fitted.items, k=k,
+                                       item_frame=generated.items)
     precision = (top[schema.CATEGORY] == category).mean()
     assert precision >= 0.7, top[[schema.TITLE, schema.CATEGORY]]
     with pytest.raises(ValueError, match="query"):

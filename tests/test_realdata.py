@@ -9,8 +9,8 @@ from textrec.data import schema, splits
 from textrec.data.amazon import load_amazon_reviews
 from textrec.data.cleaning import clean_reviews
 
-DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "data" / "amazon-2014-musical-instruments-5core"
-           / "reviews_Musical_Instruments_5.json.gz")
+DEFAULT = (Path(__file__).resolve().parents[2] / "shared" / "data"
+           / "amazon-2014-musical-instruments-5core" / "reviews_Musical_Instruments_5.json.gz")
 REAL = Path(os.environ.get("TEXTREC_REAL_DATA", DEFAULT))
 
 pytestmark = [pytest.mark.realdata,
@@ -19,9 +19,11 @@ pytestmark = [pytest.mark.realdata,
 
 def test_musical_instruments_loads_exactly():
     frame, report = load_amazon_reviews(REAL)
-    assert (len(frame), frame[schema.USER].nunique(), frame[schema.ITEM].nunique()) == (10_261, 1_429, 900)
+    assert ((len(frame), frame[schema.USER].nunique(), frame[schema.ITEM].nunique())
+            == (10_261, 1_429, 900))
     assert report.n_skipped == 0
-    assert frame[schema.RATING].value_counts().sort_index().tolist() == [217, 250, 772, 2_084, 6_938]
+    assert (frame[schema.RATING].value_counts().sort_index().tolist()
+            == [217, 250, 772, 2_084, 6_938])
     assert (frame[schema.TEXT] == "").sum() == 7
 
 

@@ -25,8 +25,9 @@ def test_shuffle_is_seeded():
 
 
 def test_sentiment_dataset_drops_neutral_reviews():
-    texts, labels = zip(*[(t.numpy(), l.numpy()) for batch in tfdata.sentiment_dataset(FRAME, batch_size=8)
-                          for t, l in zip(*batch)])
+    texts, labels = zip(*[(review.numpy(), label.numpy())
+                          for batch in tfdata.sentiment_dataset(FRAME, batch_size=8)
+                          for review, label in zip(*batch)])
     assert texts == (b"good", b"bad", b"nice")
     assert labels == (1, 0, 1)
 
@@ -38,4 +39,5 @@ def test_vocabulary_and_errors():
         tfdata.features_dataset(FRAME, columns=("nope",))
     with pytest.raises(ValueError, match="empty"):
         tfdata.interactions_dataset(FRAME.iloc[:0])
-    assert np.concatenate([b.numpy() for b in tfdata.items_dataset(["a", "b", "c"], batch_size=2)]).tolist() == [b"a", b"b", b"c"]
+    dataset = tfdata.items_dataset(["a", "b", "c"], batch_size=2)
+    assert np.concatenate([b.numpy() for b in dataset]).tolist() == [b"a", b"b", b"c"]

@@ -46,7 +46,8 @@ class Split:
     def summary(self) -> pd.DataFrame:
         """Rows, users and items per split, as a small table."""
         return pd.DataFrame({
-            name: {"reviews": len(f), "users": f[schema.USER].nunique(), "items": f[schema.ITEM].nunique()}
+            name: {"reviews": len(f), "users": f[schema.USER].nunique(),
+                   "items": f[schema.ITEM].nunique()}
             for name, f in self.frames().items()
         }).T
 
@@ -55,7 +56,8 @@ class Split:
         folder.mkdir(parents=True, exist_ok=True)
         for name, frame in self.frames().items():
             frame.to_parquet(folder / f"{name}.parquet", index=False)
-        (folder / "split.json").write_text(json.dumps({"protocol": self.protocol, "notes": self.notes}, indent=2))
+        (folder / "split.json").write_text(json.dumps({"protocol": self.protocol,
+                                                       "notes": self.notes}, indent=2))
         return folder
 
     @classmethod
@@ -78,7 +80,8 @@ def _assign(reviews: pd.DataFrame, position_from_end: np.ndarray, counts: np.nda
                     np.where(position_from_end < n_test + n_validation, "validation", "train"))
 
 
-def _split_by_counts(reviews: pd.DataFrame, n_validation, n_test, protocol: str, notes: dict) -> Split:
+def _split_by_counts(reviews: pd.DataFrame, n_validation, n_test, protocol: str,
+                     notes: dict) -> Split:
     frame = _time_sorted(reviews)
     users = frame[schema.USER]
     position_from_end = users.groupby(users, sort=False).cumcount(ascending=False).to_numpy()
@@ -149,7 +152,8 @@ def check_leakage(split: Split) -> list[str]:
             problems.append(f"{pairs} {name} (user, item) pairs are also in train")
         texts = sum(t in train_texts for t in zip(frame[schema.USER], frame[schema.TEXT]) if t[1])
         if texts:
-            problems.append(f"{texts} {name} review texts also appear in the same user's train reviews")
+            problems.append(f"{texts} {name} review texts also appear in the same user's "
+                            "train reviews")
     orders = pd.concat([f[schema.ORDER] for f in frames.values()])
     if orders.duplicated().any():
         problems.append(f"{int(orders.duplicated().sum())} reviews are in more than one split")

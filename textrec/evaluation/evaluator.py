@@ -28,7 +28,8 @@ from textrec.evaluation.tuning import tune
 RANDOM = "random ranking (expected)"
 
 
-def per_user_metrics(scores, targets, exclude=None, ks=(10,)) -> tuple[dict, np.ndarray, np.ndarray]:
+def per_user_metrics(scores, targets, exclude=None,
+                     ks=(10,)) -> tuple[dict, np.ndarray, np.ndarray]:
     """Every metric of :func:`textrec.evaluation.metrics.ranking_metrics` for every user.
 
     Returns (per-user metrics {"ndcg@10": float [n users], ...} with NaN for users without a
@@ -54,7 +55,8 @@ class Evaluator:
         self.ks = tuple(ks)
         self.item_vectors = item_vectors
         self.tuning = {}
-        percentiles = {part: target_popularity_percentile(data.targets(part), data.item_popularity())
+        percentiles = {part: target_popularity_percentile(data.targets(part),
+                                                          data.item_popularity())
                        for part in ("validation", "test") if data.targets(part).nnz}
         self.results = EvaluationResults(data.user_ids, data.train_counts(), percentiles,
                                          protocol=data.protocol, **result_options)

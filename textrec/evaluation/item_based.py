@@ -100,7 +100,8 @@ class ItemKNN:
         return self
 
     def score(self, history) -> np.ndarray:
-        """``history @ W``: float32 [n users, n items] from binary ``history`` [n users, n items]."""
+        """``history @ W``: float32 [n users, n items] from binary ``history``
+        [n users, n items]."""
         return _scores(history, _check_fitted(self.weights, self.name))
 
 

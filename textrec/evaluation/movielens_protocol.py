@@ -68,7 +68,8 @@ def movielens_data(ratings: pd.DataFrame, ratio: float = 0.75, seed: int = 42,
         test = test[test[schema.RATING] >= relevant_min_rating]
     user_ids = np.array(sorted(set(train[schema.USER]) | set(test[schema.USER])), dtype=object)
     train_items = sorted(set(train[schema.ITEM]))
-    item_ids = np.array(train_items + sorted(set(test[schema.ITEM]) - set(train_items)), dtype=object)
+    item_ids = np.array(train_items + sorted(set(test[schema.ITEM]) - set(train_items)),
+                        dtype=object)
     empty = interaction_matrix(test.iloc[:0], user_ids, item_ids)
     return InteractionData(user_ids, item_ids, interaction_matrix(train, user_ids, item_ids), empty,
                            interaction_matrix(test, user_ids, item_ids),

@@ -80,7 +80,8 @@ class EvaluationResults:
     # -- access -----------------------------------------------------------------------------
     def add(self, run: Run) -> Run:
         """Add ``run``, replacing an earlier run of the same model, part and fit."""
-        self.runs = [r for r in self.runs if (r.model, r.part, r.fit) != (run.model, run.part, run.fit)]
+        self.runs = [r for r in self.runs
+                     if (r.model, r.part, r.fit) != (run.model, run.part, run.fit)]
         self.runs.append(run)
         return run
 
@@ -99,7 +100,8 @@ class EvaluationResults:
         if name == "all":
             return np.ones(len(self.user_ids), bool)
         if name in slices_module.ACTIVITY_SLICES:
-            return slices_module.activity_slices(self.train_counts, self.cold_max, self.warm_max)[name]
+            return slices_module.activity_slices(self.train_counts, self.cold_max,
+                                                 self.warm_max)[name]
         if name in slices_module.POPULARITY_SLICES:
             return slices_module.popularity_slices(self.target_percentile[part], self.tail_below,
                                                    self.head_from)[name]
@@ -126,7 +128,8 @@ class EvaluationResults:
                 for metric in metrics:
                     values = self.values(run.model, metric, part, run.fit, name)
                     n = int((~np.isnan(values)).sum())
-                    mean, low, high = (uncertainty.bootstrap_ci(values, confidence, n_resamples, seed)
+                    mean, low, high = (uncertainty.bootstrap_ci(values, confidence, n_resamples,
+                                                                seed)
                                        if n else (np.nan, np.nan, np.nan))
                     rows.append({"model": run.model, "fit": run.fit, "slice": name,
                                  "metric": metric, "mean": mean, "low": low, "high": high,
@@ -143,7 +146,8 @@ class EvaluationResults:
             raise ValueError(f"no runs on {part!r}")
         tidy["column"] = [m if s == "all" else f"{m} ({s}, n={n})"
                           for m, s, n in zip(tidy["metric"], tidy["slice"], tidy["n_users"])]
-        tidy["cell"] = [_cell(a, b, c, digits) for a, b, c in zip(tidy["mean"], tidy["low"], tidy["high"])]
+        tidy["cell"] = [_cell(a, b, c, digits)
+                        for a, b, c in zip(tidy["mean"], tidy["low"], tidy["high"])]
         order = list(dict.fromkeys(tidy["column"]))
         table = tidy.pivot_table(index=["model", "fit"], columns="column", values="cell",
                                  aggfunc="first", sort=False)[order]
@@ -154,7 +158,8 @@ class EvaluationResults:
             row = {k: round(v, 3) for k, v in run.beyond.items()} if beyond else {}
             if times:
                 row["fit s"] = None if run.fit_seconds is None else round(run.fit_seconds, 2)
-                row["evaluate s"] = None if run.evaluate_seconds is None else round(run.evaluate_seconds, 2)
+                row["evaluate s"] = (None if run.evaluate_seconds is None
+                                     else round(run.evaluate_seconds, 2))
             extra[run.model, run.fit] = row
         extra = pd.DataFrame.from_dict(extra, orient="index")
         if not extra.empty:
@@ -174,7 +179,8 @@ class EvaluationResults:
             for b, label in enumerate(labels):
                 chosen = values[(index == b) & ~np.isnan(values)]
                 if chosen.size:
-                    mean, low, high = uncertainty.bootstrap_ci(chosen, confidence, n_resamples, seed)
+                    mean, low, high = uncertainty.bootstrap_ci(chosen, confidence, n_resamples,
+                                                               seed)
                     rows.append({"model": model, "bin": b, "train interactions": label,
                                  "mean": mean, "low": low, "high": high, "n_users": chosen.size})
         return pd.DataFrame(rows)
@@ -259,7 +265,8 @@ class EvaluationResults:
                 for run in data.pop("runs")]
         return cls(user_ids=np.array(data.pop("user_ids"), dtype=object),
                    train_counts=np.array(data.pop("train_counts"), dtype=np.int64),
-                   target_percentile={p: _decode(v) for p, v in data.pop("target_percentile").items()},
+                   target_percentile={p: _decode(v)
+                                      for p, v in data.pop("target_percentile").items()},
                    runs=runs, **data)
 
     def save(self, path) -> Path:

@@ -46,7 +46,8 @@ def target_popularity_percentile(targets, popularity) -> np.ndarray:
     single = counts == 1
     out[single] = percentile[targets.indices[targets.indptr[:-1][single]]]
     for user in np.flatnonzero(counts > 1):  # only users with several targets (ratio splits)
-        out[user] = np.median(percentile[targets.indices[targets.indptr[user]:targets.indptr[user + 1]]])
+        out[user] = np.median(
+            percentile[targets.indices[targets.indptr[user]:targets.indptr[user + 1]]])
     return out
 
 

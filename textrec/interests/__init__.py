@@ -64,5 +64,6 @@ __all__ = [
     "sentiment_weights",
     "text_recommender_from_split",
     "text_scores",
+    "user_profiles",
     "weighted_mean_vectors",
 ]

@@ -70,13 +70,15 @@ def user_profiles(user_ids, train: pd.DataFrame, interests: TextVectors, embedde
     # An aspect "stands out" for a user when it is closer to them than to the average user.
     average = interests.vectors[~interests.empty].mean(axis=0)
     baseline = aspect_vectors @ (average / max(np.linalg.norm(average), 1e-9))
-    favourites = (favourite_categories(frame, items, None if probability is None else probability[mine])
+    favourites = (favourite_categories(frame, items,
+                                       None if probability is None else probability[mine])
                   if items is not None else pd.Series(dtype=object))
     records = []
     for user in user_ids:
         target = interests.vectors[position[user]] if user in position else None
         phrases = candidates[user]
-        ranked = (rank_phrases(target, phrases, vectors[[row[p] for p in phrases]], top_n, diversity)
+        ranked = (rank_phrases(target, phrases, vectors[[row[p] for p in phrases]], top_n,
+                               diversity)
                   if target is not None and np.any(target) and phrases else [])
         users_rows = frame[schema.USER].to_numpy() == user
         records.append({

@@ -28,7 +28,8 @@ from __future__ import annotations
 import tensorflow as tf
 
 from textrec._logging import quiet
-from textrec.privacy.clipping import as_units, clip_factors, flatten_units, global_norms, unit_losses
+from textrec.privacy.clipping import (as_units, clip_factors, flatten_units, global_norms,
+                                      unit_losses)
 from textrec.privacy.ghost import ghost_clipped_sum
 
 CLIPPING_METHODS = ("vectorized", "ghost")

@@ -162,8 +162,8 @@ def _squared_norms(records, output_grads, n_units):
 def ghost_clipped_sum(model, loss_fn, variables, features, mask, l2_norm_clip):
     """The sum of per-unit clipped gradients in two backward passes.
 
-    Args: as ``textrec.privacy.dp_sgd.per_unit_gradients``, plus ``model`` (whose Dense/Embedding layers
-    ``loss_fn`` calls) and the clip norm ``C``.
+    Args: as ``textrec.privacy.dp_sgd.per_unit_gradients``, plus ``model`` (whose Dense/Embedding
+    layers ``loss_fn`` calls) and the clip norm ``C``.
 
     Returns:
       (unit losses [units], clipped gradient sum per variable (dense), norms [units]).
