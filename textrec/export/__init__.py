@@ -27,5 +27,5 @@ __all__ = [
     "RecommenderModule", "ServingParts",
     "build_module", "call_signature", "compare_with_hf",
     "export_recommender", "find_strings", "load_export", "read_card", "resolve_pseudonym_key",
-    "run_in_fresh_process", "user_review_sums", "version_folder",
+    "run_in_fresh_process", "tokenizer", "user_review_sums", "version_folder",
 ]
