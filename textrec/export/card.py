@@ -79,8 +79,8 @@ def markdown(card: dict) -> str:
         "## Model",
         f"- Two-tower recommender; text encoder `{model['encoder']}` ({model['text_dim']} dims, "
         f"texts cut at {model['max_length']} tokens), tokenised inside the graph "
-        f"(checked equal to the encoder's tokenizer on {model['tokenizer_check']['texts_compared']:,} "
-        "training texts).",
+        "(checked equal to the encoder's tokenizer on "
+        f"{model['tokenizer_check']['texts_compared']:,} training texts).",
         f"- {model['users']:,} known users, {model['items']:,} items; {model['seen_pairs']:,} "
         f"seen (user, item) pairs are never recommended again "
         f"({model['seen_pairs_skipped']:,} skipped: unknown user or item).",
