@@ -1,7 +1,7 @@
 # Two commands set everything up on a fresh machine:
 #   make run    installs what is missing into .venv, then runs the whole pipeline (quick profile)
-#   make test   installs what is missing into .venv, checks exercises/ against solutions/, then runs
-#               the tests, every notebook and every solution
+#   make test   installs what is missing into .venv, lints (ruff), checks exercises/ against
+#               solutions/, then runs the tests, every notebook and every solution
 # A second call installs nothing: the install step is redone only when a requirements file changes.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -28,6 +28,7 @@ run: $(STAMP)
 	TEXTREC_PROFILE=$(PROFILE) $(BIN)/textrec pipeline
 
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/textrec exercises --check
 	TEXTREC_PROFILE=quick HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg \
 		$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --nbval-cell-timeout=900 \
