@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "02_bert_finetuning"
 
@@ -79,7 +79,7 @@ def check_masked_mean_pool(cases: Cases) -> None:
 
     given = [("the task's example", POOL_EMBEDDINGS, POOL_MASK, POOL_EXPECTED),
              ("a text with no real token", EMPTY_EMBEDDINGS, EMPTY_MASK, [[0.0, 0.0]])]
-    rng = np.random.default_rng(404)
+    rng = hidden_rng(404)
     for number in range(8):
         embeddings, mask = _random_pool_case(rng)
         given.append((f"hidden case {number + 1}", embeddings, mask, mean_pool(embeddings, mask).numpy()))
@@ -134,7 +134,7 @@ def check_class_weights(cases: Cases) -> None:
 
     given = [(f"labels {labels}", labels, expected) for labels, expected in WEIGHT_CASES]
     given.append(("labels as a NumPy array", np.array([0, 0, 0, 0, 1]), {0: 5 / 8, 1: 5 / 2}))
-    rng = np.random.default_rng(505)
+    rng = hidden_rng(505)
     for number in range(10):
         n_classes = int(rng.integers(2, 5))
         labels = rng.choice(n_classes, size=int(rng.integers(n_classes, 60)),
@@ -172,6 +172,10 @@ def _is_subsequence(words: list[str], of: list[str]) -> bool:
 
 def _deletion_output(cases: Cases, text: str, p: float, seed: int) -> list[str]:
     result = cases.call(text, p, seed, case=f"({describe(text, 40)}, p={p}, seed={seed})")
+    return _deletion_words(cases, result)
+
+
+def _deletion_words(cases: Cases, result) -> list[str]:
     if not isinstance(result, str):
         raise cases.fail(f"return the shortened text as a str, got {describe(result, 80)}")
     return result.split()
@@ -191,8 +195,10 @@ def _check_deletion_rules(cases: Cases) -> None:
     if _deletion_output(cases, "great", 0.9, 1) != ["great"]:
         raise cases.fail("a one-word text should come back as it is")
     cases.passed(4)
-    for seed in range(20):
-        out = _deletion_output(cases, SENTENCE, 0.3, seed)
+    first = int(hidden_rng(3).integers(0, 10_000))
+    calls = [(SENTENCE, 0.3, first + seed) for seed in range(20)]
+    for result in cases.call_all(calls, case=f"({describe(SENTENCE, 40)}, p=0.3, 20 seeds)"):
+        out = _deletion_words(cases, result)
         if not _is_subsequence(out, words):
             raise cases.fail(f"the kept words must be words of the text, in their order; got "
                              f"{describe(' '.join(out))}")
@@ -203,7 +209,9 @@ def _check_deletion_randomness(cases: Cases) -> None:
     first = _deletion_output(cases, SENTENCE, 0.3, 7)
     if _deletion_output(cases, SENTENCE, 0.3, 7) != first:
         raise cases.fail("the same seed must give the same text: make the generator from the seed")
-    outputs = {" ".join(_deletion_output(cases, SENTENCE, 0.3, seed)) for seed in range(20)}
+    results = cases.call_all([(SENTENCE, 0.3, seed) for seed in range(20)],
+                             case=f"({describe(SENTENCE, 40)}, p=0.3, seeds 0 to 19)")
+    outputs = {" ".join(_deletion_words(cases, result)) for result in results}
     if len(outputs) < 5:
         raise cases.fail(f"20 different seeds gave only {len(outputs)} different texts: does the "
                          "seed reach the random generator?")
@@ -228,7 +236,10 @@ def check_random_deletion(cases: Cases) -> None:
     n_words = len(LONG_TEXT.split())
     for text, p in ((LONG_TEXT, 0.25), (LONG_TEXT, 0.6), ("a b c", 0.8)):
         n = len(text.split())
-        deleted = [1 - len(_deletion_output(cases, text, p, seed)) / n for seed in range(300)]
+        first = int(hidden_rng(33).integers(0, 10_000))
+        results = cases.call_all([(text, p, first + seed) for seed in range(300)],
+                                 case=f"({describe(text, 40)}, p={p}, 300 seeds)")
+        deleted = [1 - len(_deletion_words(cases, result)) / n for result in results]
         expected = expected_deleted_share(n, p)
         spread = 0.05 if n == n_words else 0.08
         if abs(np.mean(deleted) - expected) > spread:

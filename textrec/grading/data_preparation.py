@@ -18,7 +18,7 @@ import pandas as pd
 
 from textrec.data import schema, splits
 from textrec.data.cleaning import clean_text
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "01_data_preparation"
 DAY = 86_400
@@ -66,7 +66,7 @@ def _random_review(rng: np.random.Generator) -> str:
 
 
 def _hidden_cleaning_cases(n: int = 40, seed: int = 101) -> list[tuple[str, str]]:
-    rng = np.random.default_rng(seed)
+    rng = hidden_rng(seed)
     cases = []
     while len(cases) < n:
         text = _random_review(rng)
@@ -98,8 +98,9 @@ def _cleaning_hint(text: str, got, expected: str) -> str:
 
 @check(LESSON, 1, "clean_review_text", "review text cleaned of HTML, URLs and extra whitespace")
 def check_clean_review_text(cases: Cases) -> None:
-    for text, expected in CLEANING_CASES + _hidden_cleaning_cases():
-        got = cases.call(text, case=describe(text))
+    given = CLEANING_CASES + _hidden_cleaning_cases()
+    outputs = cases.call_all([(text,) for text, _ in given], case="the cleaning cases")
+    for (text, expected), got in zip(given, outputs):
         if got != expected:
             raise cases.fail(_cleaning_hint(text, got, expected))
         cases.passed()
@@ -192,7 +193,7 @@ def check_leave_last_out(cases: Cases) -> None:
     given = reviews_frame(SPLIT_ROWS)
     frames = [("the task's example", given, SPLIT_EXPECTED),
               ("the task's example with its rows reversed", given.iloc[::-1], SPLIT_EXPECTED)]
-    rng = np.random.default_rng(202)
+    rng = hidden_rng(202)
     for number in range(6):
         frame = _random_history(rng)
         split = splits.leave_last_out(frame)
@@ -302,7 +303,7 @@ def check_find_leaky_users(cases: Cases) -> None:
     for user in sorted(got - LEAK_EXPECTED):
         raise cases.fail(f"the task's example: {FALSE_ALARM_HINTS.get(user, f'user {user} is no leak')}")
     cases.passed()
-    rng = np.random.default_rng(303)
+    rng = hidden_rng(303)
     for number in range(4):
         train, test = _random_leaky_split(rng)
         expected = reference_leaky_users(train, test)

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from textrec.evaluation import item_based, sampled, uncertainty
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 
 LESSON = "06_evaluation"
 
@@ -74,7 +74,7 @@ def _ease_hint(x: np.ndarray, l2: float, got: np.ndarray) -> str:
 @check(LESSON, 1, "ease_weights", "EASE's closed form B = I - P / diag(P)")
 def check_ease_weights(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(EASE_CASES)]
-    rng = np.random.default_rng(606)
+    rng = hidden_rng(606)
     for number in range(5):
         n_users, n_items = int(rng.integers(4, 30)), int(rng.integers(3, 12))
         x = (rng.random((n_users, n_items)) < 0.3).astype(float)
@@ -123,7 +123,7 @@ def _interval_hint(values: np.ndarray, confidence: float, n_resamples: int, seed
 @check(LESSON, 2, "bootstrap_interval", "a seeded percentile bootstrap interval of a mean")
 def check_bootstrap_interval(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(INTERVAL_CASES)]
-    rng = np.random.default_rng(66)
+    rng = hidden_rng(66)
     for number in range(5):
         n = int(rng.integers(5, 300))
         values = (rng.random(n) < rng.uniform(0.1, 0.6)) / np.log2(rng.integers(2, 12, n))
@@ -186,7 +186,7 @@ def _rank_hint(scores: np.ndarray, target: int, candidates: np.ndarray, got: flo
 @check(LESSON, 3, "target_rank", "the target's rank among the candidates, ties counting half")
 def check_target_rank(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case[:3]) for n, case in enumerate(RANK_CASES)]
-    rng = np.random.default_rng(6)
+    rng = hidden_rng(6)
     for number in range(8):
         n_items = int(rng.integers(10, 400))
         scores = rng.integers(0, 12, n_items) / 4  # coarse: ties happen

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.evaluation import metrics
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "03_interest_vectors"
 DAY = 86_400
@@ -75,7 +75,7 @@ def _recency_hint(vectors, timestamps, half_life: float, got: np.ndarray, expect
 @check(LESSON, 1, "recency_interest_vector", "recency-weighted interest vector (half-life in days)")
 def check_recency_interest_vector(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(RECENCY_CASES)]
-    rng = np.random.default_rng(606)
+    rng = hidden_rng(606)
     for number in range(8):
         n, dim = int(rng.integers(1, 9)), int(rng.integers(3, 9))
         vectors = rng.normal(size=(n, dim))
@@ -152,7 +152,7 @@ def _ndcg_hint(ranked, relevant, k: int, got: float, expected: float) -> str:
 @check(LESSON, 2, "ndcg_at_k", "NDCG@k of one ranked list (binary gains, log2 discount)")
 def check_ndcg_at_k(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(NDCG_CASES)]
-    rng = np.random.default_rng(707)
+    rng = hidden_rng(707)
     for number in range(12):
         ranked = rng.permutation(40)[: int(rng.integers(1, 25))]
         relevant = set(rng.choice(40, size=int(rng.integers(1, 5)), replace=False).tolist())
@@ -213,7 +213,7 @@ def _top_k_hint(user, items, seen, k: int, got: list, expected: list) -> str:
 def check_recommend_top_k(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", TOPK_USER, TOPK_ITEMS, seen, k, expected)
              for n, (seen, k, expected) in enumerate(TOPK_CASES)]
-    rng = np.random.default_rng(808)
+    rng = hidden_rng(808)
     for number in range(8):
         n_items, dim = int(rng.integers(12, 60)), int(rng.integers(2, 9))
         items = rng.normal(size=(n_items, dim)) * rng.uniform(0.1, 10, size=(n_items, 1))

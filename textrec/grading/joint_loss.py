@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 
 LESSON = "05_collaborative_filtering_joint_loss"
 TERMS = ("text", "retrieval", "rating")
@@ -86,7 +86,7 @@ def _mf_hint(mu, bu, bi, p, q, got) -> str:
 @check(LESSON, 1, "predict_ratings", "matrix factorisation's r_hat = mu + b_u + b_i + p_u . q_i")
 def check_predict_ratings(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(MF_CASES)]
-    rng = np.random.default_rng(505)
+    rng = hidden_rng(505)
     for number, (n_users, n_items) in enumerate([(4, 4), (3, 7), (9, 5)]):
         dim = int(rng.integers(1, 6))
         parts = (float(rng.uniform(2.5, 4.5)), rng.normal(scale=0.5, size=n_users),
@@ -139,7 +139,7 @@ def check_joint_loss(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}" + ("" if "text" in case[0] else
                                                " (a batch without review vectors: no 'text' term)"),
               *case[:2]) for n, case in enumerate(JOINT_CASES)]
-    rng = np.random.default_rng(55)
+    rng = hidden_rng(55)
     for number in range(6):
         terms = {name: rng.exponential(size=int(rng.integers(2, 40))) for name in TERMS}
         weights = {name: float(rng.choice([0.0, 0.1, 0.5, 1.0, 2.0])) for name in TERMS}
@@ -213,7 +213,7 @@ def _cf_hint(vectors: np.ndarray, liked: np.ndarray, k: int, got: np.ndarray) ->
 @check(LESSON, 3, "user_cf_scores", "user-based CF from the top-k text neighbours")
 def check_user_cf_scores(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(CF_CASES)]
-    rng = np.random.default_rng(5)
+    rng = hidden_rng(5)
     for number in range(6):
         n_users, n_items, dim = int(rng.integers(5, 30)), int(rng.integers(3, 20)), int(rng.integers(2, 8))
         vectors = rng.normal(size=(n_users, dim))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 from textrec.privacy import pii
 
 LESSON = "07_privacy_dp_sgd"
@@ -66,7 +66,7 @@ def _clip_hint(g: np.ndarray, c: float, got: np.ndarray) -> str:
 @check(LESSON, 1, "clip_rows", "per-example L2 clipping")
 def check_clip_rows(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(CLIP_CASES)]
-    rng = np.random.default_rng(707)
+    rng = hidden_rng(707)
     for number in range(6):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))
         g = rng.normal(size=(n, dim)) * rng.uniform(0.05, 3, size=(n, 1))
@@ -122,7 +122,7 @@ def _luhn_hint(digits: str, got) -> str:
 @check(LESSON, 2, "luhn_valid", "the Luhn checksum of card numbers")
 def check_luhn_valid(cases: Cases) -> None:
     given = [(f"the task's example {digits!r}", digits) for digits, _ in LUHN_CASES]
-    rng = np.random.default_rng(7)
+    rng = hidden_rng(7)
     for number in range(24):
         body = "".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(12, 19))))
         for check_digit in "0123456789":  # exactly one completes a valid number
@@ -148,7 +148,7 @@ SUM_CASES = [([[3.0, 4.0], [0.3, 0.4]], 1.0, [0.9, 1.2])]
 
 @check(LESSON, 3, "noisy_clipped_sum", "clipped sum plus seeded Gaussian noise of std z * C")
 def check_noisy_clipped_sum(cases: Cases) -> None:
-    rng = np.random.default_rng(77)
+    rng = hidden_rng(77)
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(SUM_CASES)]
     for number in range(4):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))

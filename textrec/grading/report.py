@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from textrec.grading.checking import TASKS
-from textrec.grading.grader import Submission
+from textrec.grading.results import Submission
 
 PASS = "pass"
 

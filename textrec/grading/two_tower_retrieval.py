@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.evaluation import metrics
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "04_two_tower_retrieval"
 
@@ -76,7 +76,7 @@ def _loss_hint(q, c, t: float, got: float, expected: float) -> str:
 @check(LESSON, 1, "in_batch_softmax_loss", "in-batch softmax loss with a temperature")
 def check_in_batch_softmax_loss(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(LOSS_CASES)]
-    rng = np.random.default_rng(404)
+    rng = hidden_rng(404)
     for number in range(6):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))
         q, c = rng.normal(size=(n, dim)), rng.normal(size=(n, dim))
@@ -129,7 +129,7 @@ def _logq_hint(logits, p, got) -> str:
 @check(LESSON, 2, "logq_correct", "log-Q correction of in-batch logits")
 def check_logq_correct(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(LOGQ_CASES)]
-    rng = np.random.default_rng(4040)
+    rng = hidden_rng(4040)
     for number in range(6):
         n = int(rng.integers(2, 8))
         logits = rng.normal(scale=2, size=(n, n))
@@ -176,7 +176,7 @@ def _topk_hint(scores, seen, k: int, got, expected) -> str:
 @check(LESSON, 3, "top_k_unseen", "top k per user with seen items excluded")
 def check_top_k_unseen(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(TOPK_CASES)]
-    rng = np.random.default_rng(44)
+    rng = hidden_rng(44)
     for number in range(6):
         n_users, n_items = int(rng.integers(1, 6)), int(rng.integers(6, 30))
         scores = rng.normal(size=(n_users, n_items))
