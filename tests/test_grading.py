@@ -21,6 +21,7 @@ from textrec.data import schema, splits
 from textrec.grading import exercises, grader
 from textrec.grading.checking import TASKS
 from textrec.grading.data_preparation import reference_leaky_users
+from tests.grading_class import CELL_LIMIT, graded_class
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
@@ -407,46 +408,17 @@ def test_lesson_is_read_from_metadata_then_file_name_then_check_calls(tmp_path):
     assert grader.identify_lesson(notebook, Path("alice.ipynb")) is None
 
 
-def edit(notebook, starts_with, old, new):
-    cell = next(c for c in notebook.cells if c.source.startswith(starts_with))
-    assert old in cell.source
-    cell.source = cell.source.replace(old, new)
-
-
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    """Grades four submissions made from solutions/01: right, partly right, broken, never-ending."""
-    folder = tmp_path_factory.mktemp("submissions")
-    source = ROOT / "solutions" / "01_data_preparation.ipynb"
-
-    right = read(source)  # plus a cell that shows where and how the kernel runs
-    right.cells.insert(3, new_code_cell(
-        "import os\nprint(os.environ['TEXTREC_PROFILE'], os.environ['TEXTREC_HOME'], os.getcwd())"))
-    nbformat.write(right, folder / "alice.ipynb")
-
-    partly = read(source)  # ignores the tie rule; task 3 left as the stub; check 1 "edited"
-    edit(partly, "def leave_last_out", "[schema.USER, schema.TIMESTAMP, schema.ORDER]",
-         "[schema.USER, schema.TIMESTAMP]")
-    partly_task_3 = next(c for c in partly.cells if c.source.startswith("def find_leaky_users"))
-    partly_task_3.source = exercises.strip_solutions(partly_task_3.source, 3)
-    next(c for c in partly.cells if exercises.check_task(c) == 1).source = "print('✓ Task 1 passed')"
-    nbformat.write(partly, folder / "bob.ipynb")
-
-    (folder / "carol.ipynb").write_text('{"cells": [ this is not a notebook')
-
-    looping = read(source)  # a never-ending cell after task 1's check
-    looping.cells.insert(check_cells(looping)[1] + 1, new_code_cell("while True:\n    pass"))
-    nbformat.write(looping, folder / "dave.ipynb")
-
-    out = tmp_path_factory.mktemp("grades")
-    lines = []
-    submissions = grader.grade_folder(folder, out=out, cell_timeout=10, timeout=90, progress=lines.append)
-    return {s.student: s for s in submissions}, out, lines
+def graded():
+    """A made-up class graded by `textrec grade`'s code (tests/grading_class.py): alice right,
+    bob partly right, carol unreadable, dave right but with a never-ending cell, and cheats."""
+    return graded_class()
 
 
 def test_grader_scores_each_submission(graded):
     submissions, out, lines = graded
-    assert [(name, s.score, s.out_of) for name, s in submissions.items()] == [
+    assert [(name, submissions[name].score, submissions[name].out_of)
+            for name in ("alice", "bob", "carol", "dave")] == [
         ("alice", 3, 3), ("bob", 1, 3), ("carol", 0, 3), ("dave", 3, 3)]
     bob = {r.number: r for r in submissions["bob"].results}
     assert bob[1].passed  # its edited check cell was replaced by the real check, which passes
@@ -455,15 +427,21 @@ def test_grader_scores_each_submission(graded):
     assert bob[3].reason.startswith("not done yet")
     assert [r.reason for r in submissions["carol"].results] == ["not a readable notebook"] * 3
     assert "NotJSONError" in submissions["carol"].notes[0]
-    assert any("while True" in p and "10 s cell limit" in p for p in submissions["dave"].problems)
-    assert 10 <= submissions["dave"].seconds < 60
-    assert len(lines) == 6 and lines[1].startswith("[1/4] alice: 3/3 tasks in")
+    limit = f"{CELL_LIMIT} s cell limit"
+    assert any("while True" in p and limit in p for p in submissions["dave"].problems)
+    assert submissions["dave"].seconds >= CELL_LIMIT
+    assert [p for p in submissions["alice"].problems] == []
+    assert len(lines) == len(submissions) + 3
+    assert lines[0].startswith(f"grading {len(submissions)} notebook(s)") and "3 at a time" in lines[0]
+    assert any(line.startswith("[") and "] alice: 3/3 tasks in" in line for line in lines)
+    summary = lines[-2]
+    assert summary.startswith("class graded in ") and "with 3 job(s)" in summary
 
 
 def test_grader_runs_each_kernel_in_a_fresh_directory_with_the_quick_profile(graded):
     alice = graded[0]["alice"].executed
     profile, home, cwd = alice.cells[3].outputs[0]["text"].split()
-    assert profile == "quick" and Path(home).parent.resolve() == Path(cwd).resolve()
+    assert profile == "quick" and Path(home).parent.resolve() == Path(cwd).parent.resolve()
     assert "textrec-grade-" in cwd and not Path(cwd).exists()  # removed afterwards
 
 
@@ -471,17 +449,40 @@ def test_grader_writes_the_score_tables_and_feedback(graded):
     _, out, _ = graded
     with (out / "scores.csv").open() as handle:
         rows = {row["student"]: row for row in csv.DictReader(handle)}
-    assert rows["alice"]["task 1"] == rows["alice"]["task 3"] == "pass" and rows["alice"]["total"] == "3"
+    assert rows["alice"]["task 1"] == rows["alice"]["task 3"] == "pass"
+    assert rows["alice"]["total"] == "3"
     assert rows["bob"]["task 3"].startswith("not done yet") and rows["bob"]["total"] == "1"
     assert rows["carol"]["total"] == "0" and "NotJSONError" in rows["carol"]["notes"]
     table = (out / "scores.md").read_text()
     assert "| alice | 01_data_preparation | ✓ | ✓ | ✓ | 3/3 |" in table
-    assert sorted(p.name for p in (out / "feedback").iterdir()) == [
-        "alice.md", "bob.md", "carol.md", "dave.md"]
+    assert {"alice.md", "bob.md", "carol.md", "dave.md"} <= {
+        p.name for p in (out / "feedback").iterdir()}
     feedback = (out / "feedback" / "bob.md").read_text()
     assert "1 of 3 tasks passed" in feedback and "which column breaks ties?" in feedback
     executed = read(out / "executed" / "dave.ipynb")
-    assert any(o.get("ename") == "TimeoutError" for c in executed.cells for o in c.get("outputs", []))
+    assert any(o.get("ename") == "TimeoutError"
+               for c in executed.cells for o in c.get("outputs", []))
+
+
+def test_hidden_cases_are_salted_only_while_grading():
+    from textrec.grading import checking
+
+    fixed = checking.hidden_rng(5).integers(0, 10**9, 3).tolist()
+    assert checking.hidden_rng(5).integers(0, 10**9, 3).tolist() == fixed
+    checking.set_grading_seed(12345)
+    try:
+        assert checking.hidden_rng(5).integers(0, 10**9, 3).tolist() != fixed
+    finally:
+        checking.set_grading_seed(None)
+    assert checking.hidden_rng(5).integers(0, 10**9, 3).tolist() == fixed
+
+
+def test_grade_command_rejects_a_bad_lesson_cell_limit(tmp_path, capsys):
+    (tmp_path / "a.ipynb").write_text("{}")
+    assert cli.main(["grade", str(tmp_path), "--lesson-cell-timeout", "01_data_preparation"]) == 2
+    assert "LESSON=SECONDS" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="no such lesson"):
+        grader.grade_folder(tmp_path, lesson_cell_timeouts={"99_nothing": 5})
 
 
 def test_grade_command_reports_a_missing_folder(tmp_path, capsys):
