@@ -1,4 +1,5 @@
-"""Exercises, solutions and grading: generated stubs, the checks, `textrec exercises` and `textrec grade`."""
+"""Exercises, solutions and grading: generated stubs, the checks, `textrec exercises` and
+`textrec grade`."""
 
 import contextlib
 import csv
@@ -14,7 +15,6 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbformat.v4 import new_code_cell
 
 from textrec import cli, grading
 from textrec.data import schema, splits
@@ -51,7 +51,9 @@ def run_in_process(notebook):
 
 
 def check_cells(notebook):
-    return {exercises.check_task(c): i for i, c in enumerate(notebook.cells) if exercises.check_task(c)}
+    return {
+        exercises.check_task(c): i for i, c in enumerate(notebook.cells) if exercises.check_task(c)
+    }
 
 
 def lesson_of(path):
@@ -61,7 +63,9 @@ def lesson_of(path):
 # ------------------------------------------------------------------ exercises from solutions
 
 def test_every_solution_has_its_exercise_and_every_lesson_its_tasks():
-    assert [p.name for p in SOLUTIONS] == sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    assert [p.name for p in SOLUTIONS] == sorted(
+        p.name for p in (ROOT / "exercises").glob("*.ipynb")
+    )
     assert {lesson_of(p) for p in SOLUTIONS} == set(TASKS) >= {
         "01_data_preparation", "02_bert_finetuning", "03_interest_vectors"}
     for path in SOLUTIONS:
@@ -81,13 +85,18 @@ def test_exercise_has_a_stub_in_place_of_each_solution_region(path):
         assert before.cell_type == after.cell_type and before.get("id") == after.get("id")
         assert before.metadata == after.metadata
         regions = exercises.solution_regions(before.source) if before.cell_type == "code" else []
-        stubs = re.findall(r'^( *)raise NotImplementedError\("Write your solution here \(task (\d)\)"\)$',
-                           after.source, re.MULTILINE)
+        stubs = re.findall(
+            r'^( *)raise NotImplementedError\("Write your solution here \(task (\d)\)"\)$',
+            after.source,
+            re.MULTILINE,
+        )
         assert len(stubs) == len(regions)
         assert [indent for indent, _ in stubs] == [indent for indent, _ in regions]
         assert exercises.BEGIN not in after.source and exercises.END not in after.source
         if not regions:  # only the badge changes outside solution regions
-            assert after.source == before.source.replace("/blob/main/solutions/", "/blob/main/exercises/")
+            assert after.source == before.source.replace(
+                "/blob/main/solutions/", "/blob/main/exercises/"
+            )
     assert f"blob/main/exercises/{path.name})" in exercise.cells[0].source
 
 
@@ -172,7 +181,9 @@ def clean_without(step):
 def test_clean_review_text_check():
     grading.check_clean_review_text(clean_without(None))
     fails_with(grading.check_clean_review_text, clean_without("unescape"), "HTML entities")
-    fails_with(grading.check_clean_review_text, clean_without("tag space"), "replace each tag with a space")
+    fails_with(
+        grading.check_clean_review_text, clean_without("tag space"), "replace each tag with a space"
+    )
     fails_with(grading.check_clean_review_text, clean_without("urls"), "a URL is still in the text")
     fails_with(grading.check_clean_review_text, clean_without("whitespace"), "collapse every run")
 
@@ -188,13 +199,22 @@ def split_by(columns, min_reviews=3):
 
 
 def test_leave_last_out_check():
-    grading.check_leave_last_out(lambda reviews: tuple(splits.leave_last_out(reviews).frames().values()))
-    fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.TIMESTAMP]),
-               "user u1's test item should be the later of two same-day reviews: which column breaks ties?")
+    grading.check_leave_last_out(
+        lambda reviews: tuple(splits.leave_last_out(reviews).frames().values())
+    )
+    fails_with(
+        grading.check_leave_last_out,
+        split_by([schema.USER, schema.TIMESTAMP]),
+        "user u1's test item should be the later of two same-day reviews: which column breaks "
+        "ties?",
+    )
     fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.ORDER]),
                "user u2's validation review is not the right one in time")
-    fails_with(grading.check_leave_last_out, split_by([schema.USER, schema.TIMESTAMP, schema.ORDER], 2),
-               "user u3 has only 2 review(s) but has one in validation")
+    fails_with(
+        grading.check_leave_last_out,
+        split_by([schema.USER, schema.TIMESTAMP, schema.ORDER], 2),
+        "user u3 has only 2 review(s) but has one in validation",
+    )
     fails_with(grading.check_leave_last_out, lambda reviews: splits.leave_last_out(reviews),
                "return a tuple of three DataFrames")
 
@@ -209,7 +229,11 @@ def leaky_users(strict_time=False, empty_texts_match=False, any_user_item=False)
         same_text = both[schema.TEXT] == both[schema.TEXT + "_test"]
         if not empty_texts_match:
             same_text &= both[schema.TEXT] != ""
-        users = set(both.loc[late | same_text | (both[schema.ITEM] == both[schema.ITEM + "_test"]), schema.USER])
+        users = set(
+            both.loc[
+                late | same_text | (both[schema.ITEM] == both[schema.ITEM + "_test"]), schema.USER
+            ]
+        )
         if any_user_item:
             users |= set(test.loc[test[schema.ITEM].isin(train[schema.ITEM]), schema.USER])
         return users
@@ -218,9 +242,13 @@ def leaky_users(strict_time=False, empty_texts_match=False, any_user_item=False)
 
 def test_find_leaky_users_check():
     grading.check_find_leaky_users(leaky_users())
-    fails_with(grading.check_find_leaky_users, leaky_users(strict_time=True), "compare (timestamp, order)")
+    fails_with(
+        grading.check_find_leaky_users, leaky_users(strict_time=True), "compare (timestamp, order)"
+    )
     fails_with(grading.check_find_leaky_users, leaky_users(empty_texts_match=True), "ignore them")
-    fails_with(grading.check_find_leaky_users, leaky_users(any_user_item=True), "another user reviewing")
+    fails_with(
+        grading.check_find_leaky_users, leaky_users(any_user_item=True), "another user reviewing"
+    )
 
 
 def test_reference_leaky_users_agrees_with_check_leakage():
@@ -253,7 +281,9 @@ def test_masked_mean_pool_check():
                "padding tokens were averaged in")
     fails_with(grading.check_masked_mean_pool, unguarded, "gave NaN")
     fails_with(grading.check_masked_mean_pool, by_length, "divided by the sequence length")
-    fails_with(grading.check_masked_mean_pool, lambda e, m: tf.reduce_mean(e, axis=2), "expected shape")
+    fails_with(
+        grading.check_masked_mean_pool, lambda e, m: tf.reduce_mean(e, axis=2), "expected shape"
+    )
 
 
 def weights(formula):
@@ -268,8 +298,14 @@ def test_class_weights_check():
 
     grading.check_class_weights(lambda y: dict(zip(np.unique(y).tolist(), compute_class_weight(
         "balanced", classes=np.unique(y), y=np.asarray(y)))))
-    fails_with(grading.check_class_weights, weights(lambda n, k, c: n / c), "divide by the number of classes")
-    fails_with(grading.check_class_weights, weights(lambda n, k, c: c / n), "rare classes must weigh more")
+    fails_with(
+        grading.check_class_weights,
+        weights(lambda n, k, c: n / c),
+        "divide by the number of classes",
+    )
+    fails_with(
+        grading.check_class_weights, weights(lambda n, k, c: c / n), "rare classes must weigh more"
+    )
     fails_with(grading.check_class_weights, lambda y: [2.0, 0.5], "return a dict")
 
 
@@ -291,8 +327,14 @@ def deletion(global_seed=False, drop_all=False, seeded=True, shuffle=False):
 def test_random_deletion_check():
     grading.check_random_deletion(deletion())
     fails_with(grading.check_random_deletion, deletion(global_seed=True), "global random state")
-    fails_with(grading.check_random_deletion, deletion(drop_all=True), "exactly one word should be kept")
-    fails_with(grading.check_random_deletion, deletion(seeded=False), "the same seed must give the same text")
+    fails_with(
+        grading.check_random_deletion, deletion(drop_all=True), "exactly one word should be kept"
+    )
+    fails_with(
+        grading.check_random_deletion,
+        deletion(seeded=False),
+        "the same seed must give the same text",
+    )
     fails_with(grading.check_random_deletion, deletion(shuffle=True), "in their order")
     fails_with(grading.check_random_deletion, lambda text, p, seed: text.split()[0] if text else "",
                "with p=0 nothing is deleted")
@@ -304,7 +346,9 @@ def interest(decay="half", unit=True, day=DAY, absolute=False):
         age = (reference - timestamps.astype(float)) / day
         if absolute:
             age = -age
-        weights = 0.5 ** (age / half_life_days) if decay == "half" else np.exp(-age / half_life_days)
+        weights = (
+            0.5 ** (age / half_life_days) if decay == "half" else np.exp(-age / half_life_days)
+        )
         summed = weights @ review_vectors
         return summed / np.linalg.norm(summed) if unit else summed
     return vector
@@ -335,7 +379,9 @@ def test_ndcg_at_k_check():
     fails_with(grading.check_ndcg_at_k, ndcg(ideal_over_all=True), "at most k items")
     fails_with(grading.check_ndcg_at_k, ndcg(cut=False), "only the first k ranks count")
     with np.errstate(divide="ignore"):  # 1 / log2(1): the off-by-one this hint is about
-        fails_with(grading.check_ndcg_at_k, ndcg(discount=lambda r: 1 / np.log2(r)), "ranks count from 1")
+        fails_with(
+            grading.check_ndcg_at_k, ndcg(discount=lambda r: 1 / np.log2(r)), "ranks count from 1"
+        )
     fails_with(grading.check_ndcg_at_k, lambda ranked, relevant, k: "high", "return one number")
 
 
@@ -353,9 +399,15 @@ def top_k(cosine=True, mask=True, reverse=False):
 
 def test_recommend_top_k_check():
     grading.check_recommend_top_k(top_k())
-    fails_with(grading.check_recommend_top_k, top_k(cosine=False), "cosine similarity divides by the lengths")
+    fails_with(
+        grading.check_recommend_top_k,
+        top_k(cosine=False),
+        "cosine similarity divides by the lengths",
+    )
     fails_with(grading.check_recommend_top_k, top_k(mask=False), "item 0 was already seen")
-    fails_with(grading.check_recommend_top_k, top_k(reverse=True), "the right items in the wrong order")
+    fails_with(
+        grading.check_recommend_top_k, top_k(reverse=True), "the right items in the wrong order"
+    )
 
 
 # ----------------------------------------------------------------------- textrec exercises
@@ -380,15 +432,25 @@ def test_exercises_check_passes_on_the_repository(capsys):
 def test_exercises_check_fails_on_a_tampered_copy_and_regenerating_fixes_it(tmp_path, capsys):
     shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
     shutil.copytree(ROOT / "exercises", tmp_path / "exercises")
-    folders = ["--solutions", str(tmp_path / "solutions"), "--exercises", str(tmp_path / "exercises")]
+    folders = [
+        "--solutions",
+        str(tmp_path / "solutions"),
+        "--exercises",
+        str(tmp_path / "exercises"),
+    ]
     assert cli.main(["exercises", "--check", *folders]) == 0
 
     edited = tmp_path / "exercises" / "01_data_preparation.ipynb"
-    edited.write_text(edited.read_text().replace("Write your solution here (task 2)", "return None"))
+    edited.write_text(
+        edited.read_text().replace("Write your solution here (task 2)", "return None")
+    )
     (tmp_path / "exercises" / "03_interest_vectors.ipynb").unlink()
     assert cli.main(["exercises", "--check", *folders]) == 1
     stale = capsys.readouterr().err
-    assert "01_data_preparation.ipynb: differs" in stale and "03_interest_vectors.ipynb: missing" in stale
+    assert (
+        "01_data_preparation.ipynb: differs" in stale
+        and "03_interest_vectors.ipynb: missing" in stale
+    )
     assert "02_bert_finetuning" not in stale
 
     assert cli.main(["exercises", *folders]) == 0
@@ -432,7 +494,9 @@ def test_grader_scores_each_submission(graded):
     assert submissions["dave"].seconds >= CELL_LIMIT
     assert [p for p in submissions["alice"].problems] == []
     assert len(lines) == len(submissions) + 3
-    assert lines[0].startswith(f"grading {len(submissions)} notebook(s)") and "3 at a time" in lines[0]
+    assert (
+        lines[0].startswith(f"grading {len(submissions)} notebook(s)") and "3 at a time" in lines[0]
+    )
     assert any(line.startswith("[") and "] alice: 3/3 tasks in" in line for line in lines)
     summary = lines[-2]
     assert summary.startswith("class graded in ") and "with 3 job(s)" in summary
@@ -527,7 +591,11 @@ def test_logq_correct_check():
     fails_with(check, lambda logits, p: logits - np.log(p)[:, None], "one entry per candidate")
 
     def by_rows_when_square(logits, p):
-        return logits - np.log(p)[:, None] if logits.shape[0] == logits.shape[1] else logits - np.log(p)
+        return (
+            logits - np.log(p)[:, None]
+            if logits.shape[0] == logits.shape[1]
+            else logits - np.log(p)
+        )
     fails_with(check, by_rows_when_square, "subtract log(p[j]) from column j")
 
 
@@ -536,8 +604,14 @@ def test_top_k_unseen_check():
 
     grading.check_top_k_unseen(reference_top_k_unseen)
     check = grading.check_top_k_unseen
-    fails_with(check, lambda scores, seen, k: np.argsort(-scores, axis=1)[:, :k], "a seen item was recommended")
-    fails_with(check, lambda s, seen, k: np.sort(reference_top_k_unseen(s, seen, k), axis=1), "best first")
+    fails_with(
+        check,
+        lambda scores, seen, k: np.argsort(-scores, axis=1)[:, :k],
+        "a seen item was recommended",
+    )
+    fails_with(
+        check, lambda s, seen, k: np.sort(reference_top_k_unseen(s, seen, k), axis=1), "best first"
+    )
     fails_with(check, lambda s, seen, k: reference_top_k_unseen(-s, seen, k), "the lowest scores")
 
 
@@ -683,9 +757,13 @@ def test_predict_ratings_check():
 
     grading.check_predict_ratings(reference_predict_ratings)
     check = grading.check_predict_ratings
-    fails_with(check, lambda mu, bu, bi, p, q: bu[:, None] + bi[None, :] + p @ q.T, "add the global mean")
+    fails_with(
+        check, lambda mu, bu, bi, p, q: bu[:, None] + bi[None, :] + p @ q.T, "add the global mean"
+    )
     fails_with(check, lambda mu, bu, bi, p, q: mu + p @ q.T + 0 * bu[:, None], "add the user bias")
-    fails_with(check, lambda mu, bu, bi, p, q: mu + bu[:, None] + bi[None, :], "add the interaction")
+    fails_with(
+        check, lambda mu, bu, bi, p, q: mu + bu[:, None] + bi[None, :], "add the interaction"
+    )
     fails_with(check, lambda mu, bu, bi, p, q: mu + bu + bi + p @ q.T, "could not be broadcast")
 
 
@@ -729,10 +807,14 @@ def user_cf(kind):
         top = np.argsort(-similarity, axis=1)[:, :k]
         weights = np.zeros_like(similarity)
         rows = np.arange(len(vectors))[:, None]
-        weights[rows, top] = similarity[rows, top] if kind == "negative" else np.maximum(similarity[rows, top], 0)
+        weights[rows, top] = (
+            similarity[rows, top] if kind == "negative" else np.maximum(similarity[rows, top], 0)
+        )
         if kind == "normalised":
             sums = weights.sum(axis=1, keepdims=True)
-            return np.divide(weights @ liked, sums, out=np.zeros((len(weights), liked.shape[1])), where=sums > 0)
+            return np.divide(
+                weights @ liked, sums, out=np.zeros((len(weights), liked.shape[1])), where=sums > 0
+            )
         return weights @ liked
     return user_cf_scores
 
@@ -816,7 +898,9 @@ def test_build_serving_module_check():
 
                 def _recommend(self, text, k):
                     ids, mask = self.tokenizer(text)
-                    hidden = self.encoder({"input_ids": ids, "attention_mask": mask}).last_hidden_state
+                    hidden = self.encoder(
+                        {"input_ids": ids, "attention_mask": mask}
+                    ).last_hidden_state
                     pooled = mean_pool(hidden, mask if use_mask else tf.ones_like(mask))
                     vectors = tf.math.l2_normalize(pooled, axis=-1) if normalise else pooled
                     top = tf.math.top_k(tf.matmul(vectors, self.items, transpose_b=True), k=k)

@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(func=_download)
     exercises = commands.add_parser("exercises", help="generate exercises/ from solutions/")
     exercises.add_argument("--check", action="store_true",
-                           help="write nothing; exit 1 listing the stale files if exercises/ is out of date")
+                           help="write nothing; exit 1 listing the stale files if exercises/ "
+                                "is out of date")
     exercises.add_argument("--solutions", help="solutions folder (default: <checkout>/solutions)")
     exercises.add_argument("--exercises", help="exercises folder (default: <checkout>/exercises)")
     exercises.add_argument("--manifest", help="locked-cell manifest to write or check (default: "
@@ -134,9 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
                     "scores.md and feedback/. WARNING: this executes the students' code with your "
                     "permissions; for untrusted submissions run it in a container without network.")
     grade.add_argument("folder", help="folder of submitted notebooks (one per student)")
-    grade.add_argument("--out", help="where to write the scores (default: FOLDER-grades next to FOLDER)")
-    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
-    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
+    grade.add_argument("--out",
+                       help="where to write the scores (default: FOLDER-grades next to FOLDER)")
+    grade.add_argument("--timeout", type=float, default=600,
+                       help="seconds per notebook (default 600)")
+    grade.add_argument("--cell-timeout", type=float, default=120,
+                       help="seconds per cell, and per task when the grader checks it "
+                            "(default 120)")
     grade.add_argument("--lesson", help="lesson of every submission, e.g. 01_data_preparation "
                                         "(default: from each notebook)")
     grade.add_argument("--jobs", type=int, default=1,

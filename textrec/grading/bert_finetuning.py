@@ -36,7 +36,9 @@ def _as_array(cases: Cases, result, shape, case: str) -> np.ndarray:
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        raise cases.fail(f"{case}: return a tensor of shape [batch, hidden], got {describe(result, 80)}") from None
+        raise cases.fail(
+            f"{case}: return a tensor of shape [batch, hidden], got {describe(result, 80)}"
+        ) from None
     if array.shape != tuple(shape):
         raise cases.fail(f"{case}: expected shape [batch, hidden] = {list(shape)}, got "
                          f"{list(array.shape)}: average over the token axis (axis 1)")
@@ -61,7 +63,11 @@ def _pool_hint(embeddings, mask, got: np.ndarray, expected: np.ndarray) -> str:
 
 
 def _random_pool_case(rng: np.random.Generator):
-    batch, length, hidden = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    batch, length, hidden = (
+        int(rng.integers(1, 6)),
+        int(rng.integers(1, 9)),
+        int(rng.integers(1, 7)),
+    )
     embeddings = rng.normal(size=(batch, length, hidden)).astype("float32")
     if rng.random() < 0.7:  # padding at the end, as a tokenizer makes it
         lengths = rng.integers(0, length + 1, size=batch)
@@ -82,10 +88,14 @@ def check_masked_mean_pool(cases: Cases) -> None:
     rng = hidden_rng(404)
     for number in range(8):
         embeddings, mask = _random_pool_case(rng)
-        given.append((f"hidden case {number + 1}", embeddings, mask, mean_pool(embeddings, mask).numpy()))
+        given.append(
+            (f"hidden case {number + 1}", embeddings, mask, mean_pool(embeddings, mask).numpy())
+        )
     for case, embeddings, mask, expected in given:
         expected = np.asarray(expected, float)
-        result = cases.call(tf.constant(embeddings, tf.float32), tf.constant(mask, tf.int32), case=case)
+        result = cases.call(
+            tf.constant(embeddings, tf.float32), tf.constant(mask, tf.int32), case=case
+        )
         got = _as_array(cases, result, expected.shape, case)
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _pool_hint(embeddings, mask, got, expected))
@@ -108,7 +118,8 @@ def _weights_hint(labels, got: dict, expected: dict) -> str:
     values = {c: float(got[c]) for c in classes}
     close = lambda formula: all(np.isclose(values[c], formula(c)) for c in classes)  # noqa: E731
     if close(lambda c: count[c] / n):
-        return "rare classes must weigh more, not less: the weight should fall as the class count grows"
+        return ("rare classes must weigh more, not less: the weight should fall as the class "
+                "count grows")
     if close(lambda c: n / count[c]):
         return ("close: balanced weights also divide by the number of classes, so that the "
                 "weights times the counts add up to n")
@@ -119,12 +130,16 @@ def _weights_hint(labels, got: dict, expected: dict) -> str:
 
 def _as_weights(cases: Cases, result, classes, case: str) -> dict:
     if not isinstance(result, dict):
-        raise cases.fail(f"{case}: return a dict {{class: weight}}, as Keras' fit(class_weight=...) "
-                         f"wants, got {describe(result, 80)}")
+        raise cases.fail(
+            f"{case}: return a dict {{class: weight}}, as Keras' fit(class_weight=...) "
+            f"wants, got {describe(result, 80)}"
+        )
     keys = set(result)
     if keys != set(classes):
-        raise cases.fail(f"{case}: the keys should be the classes found in labels, {sorted(classes)}, "
-                         f"as ints; got {sorted(keys, key=str)}")
+        raise cases.fail(
+            f"{case}: the keys should be the classes found in labels, {sorted(classes)}, "
+            f"as ints; got {sorted(keys, key=str)}"
+        )
     return result
 
 
@@ -223,13 +238,16 @@ def _check_deletion_randomness(cases: Cases) -> None:
     np.random.seed(123)
     _deletion_output(cases, SENTENCE, 0.3, 11)
     if (random.random(), np.random.random()) != before:
-        raise cases.fail("it changed the global random state (random.seed or np.random.seed): use a "
-                         "generator of its own, random.Random(seed) or np.random.default_rng(seed), "
-                         "so augmenting does not change other code's random numbers")
+        raise cases.fail(
+            "it changed the global random state (random.seed or np.random.seed): use a "
+            "generator of its own, random.Random(seed) or np.random.default_rng(seed), "
+            "so augmenting does not change other code's random numbers"
+        )
     cases.passed()
 
 
-@check(LESSON, 3, "random_deletion", "seeded random deletion keeps order, one word at least, share p")
+@check(LESSON, 3, "random_deletion",
+       "seeded random deletion keeps order, one word at least, share p")
 def check_random_deletion(cases: Cases) -> None:
     _check_deletion_rules(cases)
     _check_deletion_randomness(cases)
@@ -243,7 +261,9 @@ def check_random_deletion(cases: Cases) -> None:
         expected = expected_deleted_share(n, p)
         spread = 0.05 if n == n_words else 0.08
         if abs(np.mean(deleted) - expected) > spread:
-            raise cases.fail(f"with p={p} about {expected:.0%} of the words of a {n}-word text should "
-                             f"go on average; over 300 seeds {np.mean(deleted):.0%} went. Is each word "
-                             "dropped with probability p, independently?")
+            raise cases.fail(
+                f"with p={p} about {expected:.0%} of the words of a {n}-word text should "
+                f"go on average; over 300 seeds {np.mean(deleted):.0%} went. Is each word "
+                "dropped with probability p, independently?"
+            )
         cases.passed()

@@ -256,7 +256,9 @@ def check_build_serving_module(cases: Cases) -> None:
             raise cases.fail(f"{case}: the reloaded signature raised {type(error).__name__}: "
                              f"{str(error)[:200]}") from None
         if set(outputs) != {"item_ids", "scores"}:
-            raise cases.fail(f"{case}: return a dict with item_ids and scores, got {sorted(outputs)}")
+            raise cases.fail(
+                f"{case}: return a dict with item_ids and scores, got {sorted(outputs)}"
+            )
         want_ids, want_scores = _reference_recommend(tokenizer, encoder, item_ids,
                                                      item_embeddings, texts, k)
         got_ids = np.vectorize(lambda b: b.decode(), otypes=[object])(outputs["item_ids"].numpy())

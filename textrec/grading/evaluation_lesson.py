@@ -8,8 +8,9 @@ Task 3 ``target_rank(scores, target, candidates)``: the rank of the target among
 candidate items, ``1 + #(higher) + #(equal) / 2``; with all items as candidates it is the full
 rank, with 100 random ones the sampled rank.
 
-References: :func:`textrec.evaluation.ease_weights`, :func:`textrec.evaluation.uncertainty.bootstrap_ci`
-and :func:`textrec.evaluation.sampled.sampled_ranks` (given every candidate and nothing else).
+References: :func:`textrec.evaluation.ease_weights`,
+:func:`textrec.evaluation.uncertainty.bootstrap_ci` and
+:func:`textrec.evaluation.sampled.sampled_ranks` (given every candidate and nothing else).
 """
 
 from __future__ import annotations
@@ -108,9 +109,11 @@ def _interval_hint(values: np.ndarray, confidence: float, n_resamples: int, seed
         return f"the first value should be the mean of the values, {mean:.4f}, got {got[0]:.4f}"
     means = uncertainty.bootstrap_means(finite, n_resamples, seed)
     if np.allclose(got[1:], np.percentile(means, [(1 - confidence) * 100, confidence * 100])):
-        return "the interval is too narrow: cut (1 - confidence) / 2 off each tail, not 1 - confidence"
-    if np.allclose(got[1:], np.percentile(means, [confidence * 100, (1 - confidence) * 100])[::-1]) \
-            or got[1] > got[2]:
+        return (
+            "the interval is too narrow: cut (1 - confidence) / 2 off each tail, not 1 - confidence"
+        )
+    swapped = np.percentile(means, [confidence * 100, (1 - confidence) * 100])[::-1]
+    if np.allclose(got[1:], swapped) or got[1] > got[2]:
         return "return (mean, low, high) with low <= high"
     spread = finite.std() / np.sqrt(finite.size)
     if np.allclose(got[1:], (mean - 1.96 * spread, mean + 1.96 * spread), atol=1e-3):
@@ -140,14 +143,18 @@ def check_bootstrap_interval(cases: Cases) -> None:
         except (TypeError, ValueError):
             got = ()
         if len(got) != 3:
-            raise cases.fail(f"{case}: return a tuple (mean, low, high), got {describe(result, 80)}")
+            raise cases.fail(
+                f"{case}: return a tuple (mean, low, high), got {describe(result, 80)}"
+            )
         again = cases.call(values.copy(), confidence, n_resamples, seed, case=case)
         if not np.allclose(got, tuple(float(v) for v in again), equal_nan=True):
             raise cases.fail(f"{case}: the same seed gave different intervals: draw from "
                              "np.random.default_rng(seed)")
         expected = reference_bootstrap_interval(values, confidence, n_resamples, seed)
         if not np.allclose(got, expected, atol=1e-9):
-            raise cases.fail(f"{case}: " + _interval_hint(values, confidence, n_resamples, seed, got))
+            raise cases.fail(
+                f"{case}: " + _interval_hint(values, confidence, n_resamples, seed, got)
+            )
         cases.passed()
 
 

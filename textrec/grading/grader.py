@@ -527,7 +527,9 @@ def grade_folder(folder: str | Path, out: str | Path | None = None, cell_timeout
         student = student_name(path, folder)
         limit = _cell_limit(path, cell_timeout, limits, lesson)
         submission = grade_notebook(path, student, limit, timeout, lesson)
-        summary = f"{submission.score}/{submission.out_of} tasks" if submission.lesson else "score 0"
+        summary = (
+            f"{submission.score}/{submission.out_of} tasks" if submission.lesson else "score 0"
+        )
         note = f" [{submission.notes[0][:100]}]" if submission.notes else ""
         with lock:
             done[0] += 1
@@ -542,7 +544,10 @@ def grade_folder(folder: str | Path, out: str | Path | None = None, cell_timeout
     written = report.write_reports(submissions, out, cell_timeout=cell_timeout, timeout=timeout)
     graded = [s for s in submissions if s.out_of]
     mean = sum(s.score / s.out_of for s in graded) / len(graded) if graded else 0.0
-    progress(f"class graded in {wall:.0f} s with {jobs} job(s) ({sum(s.seconds for s in submissions):.0f} s "
-             f"of notebook time, {len(submissions)} notebook(s)); mean score {mean:.0%} of the tasks")
+    progress(
+        f"class graded in {wall:.0f} s with {jobs} job(s) "
+        f"({sum(s.seconds for s in submissions):.0f} s "
+        f"of notebook time, {len(submissions)} notebook(s)); mean score {mean:.0%} of the tasks"
+    )
     progress(f"scores: {written['csv']} and {written['md']}; feedback in {written['feedback']}")
     return submissions

@@ -42,8 +42,14 @@ class Opaque:
 class SavedModule:
     """A ``tf.Module`` the kernel returned, saved there with its signatures (or why not)."""
 
-    def __init__(self, type_name: str, path: str | None, missing: list[str], save_error: str | None):
-        self.type_name, self.path, self.missing, self.save_error = type_name, path, missing, save_error
+    def __init__(self, type_name: str, path: str | None, missing: list[str],
+                 save_error: str | None):
+        self.type_name, self.path, self.missing, self.save_error = (
+            type_name,
+            path,
+            missing,
+            save_error,
+        )
 
     def __repr__(self) -> str:
         return f"<{self.type_name}>"
@@ -128,7 +134,9 @@ def decode(data):
     if kind == "series":
         import pandas as pd
 
-        return pd.Series(_array(data["data"]), index=_array(data["index"]), name=decode(data["name"]))
+        return pd.Series(
+            _array(data["data"]), index=_array(data["index"]), name=decode(data["name"])
+        )
     if kind == "module":
         return SavedModule(str(data["type"]), data.get("path"), list(data.get("missing", [])),
                            data.get("save_error"))
