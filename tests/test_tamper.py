@@ -153,3 +153,46 @@ def test_the_wire_rebuilds_data_and_never_code():
         with pytest.raises(ValueError):
             wire.decode(bad)
     assert repr(wire.decode({"$": "other", "type": "Evil", "repr": "<Evil>"})) == "<Evil>"
+
+
+def test_what_a_kernel_returns_comes_back_as_the_same_data():
+    import numpy as np
+    import pandas as pd
+    import tensorflow as tf
+
+    from textrec.grading import harness
+
+    frame = pd.DataFrame({"user": ["a", "b"], "order": [3, 4], "x": [0.5, np.nan]}, index=[7, 9])
+    value = (frame, {1: 2.0, "k": np.bool_(True)}, {3, 4}, np.float32(1.5),
+             tf.constant([[1, 2]]), "s", None, [b"x"], 10**30, object())
+    back = wire.decode(json.loads(json.dumps(harness.encode(value))))
+    pd.testing.assert_frame_equal(back[0], frame)
+    assert back[1] == {1: 2.0, "k": True} and isinstance(back[1]["k"], np.bool_)
+    assert back[2] == {3, 4} and back[3] == np.float32(1.5) and back[3].dtype == np.float32
+    assert back[4].tolist() == [[1, 2]] and back[5:9] == ("s", None, [b"x"], 10**30)
+    assert isinstance(back[9], wire.Opaque) and back[9].type_name == "object"
+
+
+def test_blocking_a_reference_catches_aliases_and_is_undone():
+    from textrec.data import cleaning
+    from textrec.grading import harness, references
+
+    alias = cleaning.clean_text
+    harness.block(references.locations(["textrec.data.cleaning.clean_text"]))
+    try:
+        harness.STATE["calls"] = []
+        with pytest.raises(RuntimeError, match="is the answer to this task"):
+            alias("<b>x</b>")
+        assert harness.STATE["calls"] == ["textrec.data.cleaning.clean_text"]
+    finally:
+        harness.unblock()
+    assert alias("<b>x</b>") == "x"
+
+
+def test_a_lesson_can_have_a_cell_limit_of_its_own(tmp_path):
+    from textrec.grading import grader
+
+    path = tmp_path / "01_mine.ipynb"
+    assert grader._cell_limit(path, 120, {"01_data_preparation": 300}, None) == 300
+    assert grader._cell_limit(tmp_path / "06_x.ipynb", 120, {"01_data_preparation": 300},
+                              None) == 120
