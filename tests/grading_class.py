@@ -176,7 +176,8 @@ def cheats(folder: Path) -> None:
     nb.cells[cell_index(nb, "def ease_weights")].source = (
         "def ease_weights(interactions, l2):\n"
         "    return package_ease_weights(interactions, l2)\n")
-    write("06_package_ease", nb)
+    (folder / "lesson06").mkdir()
+    write("lesson06/06_package_ease", nb)
 
 
 @functools.lru_cache(maxsize=None)
