@@ -477,6 +477,7 @@ def graded():
     return graded_class()
 
 
+@pytest.mark.slow
 def test_grader_scores_each_submission(graded):
     submissions, out, lines = graded
     assert [(name, submissions[name].score, submissions[name].out_of)
@@ -502,6 +503,7 @@ def test_grader_scores_each_submission(graded):
     assert summary.startswith("class graded in ") and "with 3 job(s)" in summary
 
 
+@pytest.mark.slow
 def test_grader_runs_each_kernel_in_a_fresh_directory_with_the_quick_profile(graded):
     alice = graded[0]["alice"].executed
     profile, home, cwd = alice.cells[3].outputs[0]["text"].split()
@@ -509,6 +511,7 @@ def test_grader_runs_each_kernel_in_a_fresh_directory_with_the_quick_profile(gra
     assert "textrec-grade-" in cwd and not Path(cwd).exists()  # removed afterwards
 
 
+@pytest.mark.slow
 def test_grader_writes_the_score_tables_and_feedback(graded):
     _, out, _ = graded
     with (out / "scores.csv").open() as handle:

@@ -31,6 +31,7 @@ def results(graded, student):
 NOT_DONE = "not done yet: it still raises NotImplementedError"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("student", ["print_pass_lines", "custom_exc", "patched_internals",
                                      "sys_exit", "edited_checks", "naive"])
 def test_printing_swallowing_or_patching_scores_nothing(graded, student):
@@ -40,17 +41,20 @@ def test_printing_swallowing_or_patching_scores_nothing(graded, student):
         assert result.reason.startswith(NOT_DONE), result.reason
 
 
+@pytest.mark.slow
 def test_the_kernels_own_check_cells_were_fooled_but_the_grade_was_not(graded):
     executed = graded[0]["print_pass_lines"].executed
     printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
     assert "✓ Task 1 passed" in printed  # what the old grader read and believed
 
 
+@pytest.mark.slow
 def test_edited_check_cells_are_put_back_and_said_so(graded):
     submission, _ = results(graded, "edited_checks")
     assert sum("the check cell was edited" in note for note in submission.notes) == 3
 
 
+@pytest.mark.slow
 def test_the_package_is_not_the_answer(graded):
     submission, by_task = results(graded, "package_answer")
     assert submission.score == 1 and by_task[3].passed  # task 3 was honest work
@@ -59,6 +63,7 @@ def test_the_package_is_not_the_answer(graded):
     assert "Write the task yourself" in by_task[1].reason
 
 
+@pytest.mark.slow
 def test_exercise_06_cannot_return_the_packages_ease_weights(graded):
     submission, by_task = results(graded, "lesson06/06_package_ease")
     assert (submission.lesson, submission.score) == ("06_evaluation", 0)
@@ -66,6 +71,7 @@ def test_exercise_06_cannot_return_the_packages_ease_weights(graded):
     assert by_task[2].reason.startswith(NOT_DONE) and by_task[3].reason.startswith(NOT_DONE)
 
 
+@pytest.mark.slow
 def test_os_exit_kills_the_kernel_and_scores_nothing(graded):
     submission, by_task = results(graded, "os_exit")
     assert submission.score == 0
@@ -73,6 +79,7 @@ def test_os_exit_kills_the_kernel_and_scores_nothing(graded):
         assert result.reason.startswith("not graded: the kernel died in cell"), result.reason
 
 
+@pytest.mark.slow
 def test_a_lookup_table_of_the_visible_and_fixed_hidden_cases_fails_the_salted_cases(graded):
     submission, by_task = results(graded, "lookup_table")
     assert submission.score == 1 and by_task[2].passed
@@ -83,6 +90,7 @@ def test_a_lookup_table_of_the_visible_and_fixed_hidden_cases_fails_the_salted_c
     assert "✓ Task 1 passed" in printed
 
 
+@pytest.mark.slow
 def test_an_edited_setup_cell_is_run_as_the_original_and_honest_work_stays_passed(graded):
     submission, _ = results(graded, "edited_setup")
     assert submission.score == 3
@@ -92,6 +100,7 @@ def test_an_edited_setup_cell_is_run_as_the_original_and_honest_work_stays_passe
     assert "check_leave_last_out = print" not in setup.source
 
 
+@pytest.mark.slow
 def test_the_feedback_tells_the_instructor_why(graded):
     out = graded[1]
     feedback = (out / "feedback" / "package_answer.md").read_text()
