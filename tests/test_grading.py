@@ -147,6 +147,19 @@ def test_every_check_passes_on_its_solution(solved, capsys):
     assert capsys.readouterr().out.count("✓ Task") == sum(len(t) for t in TASKS.values())
 
 
+@pytest.mark.parametrize("seed", [1, 2**40 + 7, 987654321])
+def test_every_solution_passes_the_hidden_cases_of_any_grading_seed(solved, seed):
+    from textrec.grading import checking
+
+    checking.set_grading_seed(seed)
+    try:
+        for tasks in TASKS.values():
+            for task in tasks:
+                assert task.evaluate(solved[task.function]) > 0
+    finally:
+        checking.set_grading_seed(None)
+
+
 # --------------------------------------------------------------- the checks, right and wrong
 
 def fails_with(check, function, hint):

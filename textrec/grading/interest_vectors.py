@@ -235,7 +235,7 @@ def check_recommend_top_k(cases: Cases) -> None:
         items = rng.normal(size=(n_items, dim)) * rng.uniform(0.1, 10, size=(n_items, 1))
         user = rng.normal(size=dim) * rng.uniform(0.1, 5)
         seen = sorted(rng.choice(n_items, size=int(rng.integers(0, 10)), replace=False).tolist())
-        k = int(rng.integers(1, 11))
+        k = int(rng.integers(1, min(11, n_items - len(seen) + 1)))  # k unseen items exist
         given.append((f"hidden case {number + 1}", user, items, seen, k,
                       reference_top_k(user, items, seen, k).tolist()))
     for case, user, items, seen, k, expected in given:
