@@ -138,6 +138,14 @@ def cheats(folder: Path) -> None:
     nb.cells.append(new_code_cell(PASS_LINES + "import os\nos._exit(0)"))
     write("os_exit", nb)
 
+    # 6b. os._exit inside the task function, only once the notebook has run (when graded).
+    nb = solution()
+    edit(nb, "def clean_review_text", '"""The review text without HTML entities, tags or URLs, '
+         'with single spaces."""', '"""Quits."""\n    if globals().get("ARMED"):\n'
+         '        import os\n        os._exit(0)')
+    nb.cells.append(new_code_cell("ARMED = True"))
+    write("os_exit_when_called", nb)
+
     # 7. Edit the check cells so that they print the pass lines.
     nb = exercise()
     from textrec.grading.checking import TASKS

@@ -80,6 +80,14 @@ def test_os_exit_kills_the_kernel_and_scores_nothing(graded):
 
 
 @pytest.mark.slow
+def test_a_function_that_kills_the_kernel_when_called_fails_and_stops_the_grading(graded):
+    submission, by_task = results(graded, "os_exit_when_called")
+    assert submission.score == 0
+    assert by_task[1].reason == "the kernel died while it was being called"
+    assert by_task[2].reason == "not graded: the kernel died while task 1 was being checked"
+
+
+@pytest.mark.slow
 def test_a_lookup_table_of_the_visible_and_fixed_hidden_cases_fails_the_salted_cases(graded):
     submission, by_task = results(graded, "lookup_table")
     assert submission.score == 1 and by_task[2].passed

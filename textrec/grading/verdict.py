@@ -46,8 +46,15 @@ async def _kernel_run(client, code: str, timeout: float):
                                              allow_stdin=False, timeout=limit,
                                              output_hook=lambda message: None)
 
+    reply = asyncio.ensure_future(run(code, timeout))
     try:
-        return await run(code, timeout)
+        while True:  # a kernel that dies (os._exit in the function) is noticed within a second
+            done, _ = await asyncio.wait({reply}, timeout=1)
+            if done:
+                return reply.result()
+            if not await client.km.is_alive():
+                reply.cancel()
+                raise _KernelStopped("the kernel died")
     except TimeoutError:
         if not await client.km.is_alive():
             raise _KernelStopped("the kernel died") from None
