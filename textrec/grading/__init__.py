@@ -42,7 +42,11 @@ from textrec.grading.joint_loss import (
     check_predict_ratings,
     check_user_cf_scores,
 )
-from textrec.grading.privacy_dp_sgd import check_clip_rows, check_luhn_valid, check_noisy_clipped_sum
+from textrec.grading.privacy_dp_sgd import (
+    check_clip_rows,
+    check_luhn_valid,
+    check_noisy_clipped_sum,
+)
 from textrec.grading.two_tower_retrieval import (
     check_in_batch_softmax_loss,
     check_logq_correct,
