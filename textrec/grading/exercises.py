@@ -32,10 +32,9 @@ from pathlib import Path
 
 import nbformat
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
+from textrec.grading.cells import BEGIN, END, check_task, solution_regions
+
 STUB = 'raise NotImplementedError("Write your solution here (task {task})")'
-CHECK_TAG = re.compile(r"^check:task-(\d+)$")
 _BADGE = re.compile(r"(https://colab\.research\.google\.com/github/[^)\s]*?)/solutions/")
 
 
@@ -43,36 +42,6 @@ def repository_root() -> Path:
     """The checkout textrec runs from (it has ``solutions/``), else the current directory."""
     root = Path(__file__).resolve().parents[2]
     return root if (root / "solutions").is_dir() else Path.cwd()
-
-
-def check_task(cell) -> int | None:
-    """The task a cell checks (its ``check:task-N`` tag), or None."""
-    for tag in cell.get("metadata", {}).get("tags", []):
-        match = CHECK_TAG.match(tag)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def solution_regions(source: str) -> list[tuple[str, list[str]]]:
-    """The (indentation, code lines) of each BEGIN/END region of a cell's source."""
-    regions, current, indent = [], None, ""
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker == BEGIN:
-            if current is not None:
-                raise ValueError(f"'{BEGIN}' inside another solution region")
-            current, indent = [], line[: len(line) - len(line.lstrip())]
-        elif marker == END:
-            if current is None:
-                raise ValueError(f"'{END}' without a '{BEGIN}' before it")
-            regions.append((indent, current))
-            current = None
-        elif current is not None:
-            current.append(line)
-    if current is not None:
-        raise ValueError(f"'{BEGIN}' without an '{END}'")
-    return regions
 
 
 def strip_solutions(source: str, task: int) -> str:

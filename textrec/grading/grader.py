@@ -41,7 +41,7 @@ from nbformat.v4 import new_code_cell, new_output
 
 from textrec.grading import checking, locked, report, verdict
 from textrec.grading.checking import TASKS, Task
-from textrec.grading.exercises import check_task
+from textrec.grading.cells import check_task
 from textrec.grading.results import Submission, TaskResult
 
 __all__ = ["Submission", "TaskResult", "grade_folder", "grade_notebook"]

@@ -19,6 +19,8 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
+from textrec.grading.cells import check_task, solution_regions
+
 MANIFEST = Path(__file__).with_name("locked_cells.json")
 SETUP, CHECK = "set-up", "check"
 
@@ -30,7 +32,6 @@ def fingerprint(source: str) -> str:
 def locked_cells(solution: nbformat.NotebookNode) -> list[dict]:
     """The locked cells of a solution notebook, in order: {id, kind, task, position, source,
     sha256}; ``position`` counts code cells."""
-    from textrec.grading.exercises import check_task, solution_regions
 
     cells, setup_done, position = [], False, -1
     for cell in solution.cells:
@@ -79,7 +80,6 @@ def restore_setup(notebook: nbformat.NotebookNode, locked: list[dict],
             code = [i for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
             guess = code[original["position"]] if original["position"] < len(code) else None
             source = notebook.cells[guess].source if guess is not None else ""
-            from textrec.grading.exercises import check_task
 
             if guess is not None and check_task(notebook.cells[guess]) is None and not any(
                     f"def {name}(" in source for name in defines):
