@@ -43,7 +43,8 @@ class PreparedData:
         per_user = reviews[schema.USER].value_counts()
         per_item = reviews[schema.ITEM].value_counts()
         ordered = reviews.sort_values([schema.USER, schema.TIMESTAMP, schema.ORDER])
-        last_two = ordered.groupby(schema.USER).tail(2).groupby(schema.USER)[schema.TIMESTAMP].nunique()
+        last_two = (ordered.groupby(schema.USER).tail(2)
+                    .groupby(schema.USER)[schema.TIMESTAMP].nunique())
         n_users, n_items = len(per_user), len(per_item)
         ratings = reviews[schema.RATING].value_counts().sort_index()
         return {
@@ -89,9 +90,11 @@ def _safe(name: str) -> str:
 
 
 def _items_from_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
-    """An items frame for sources without metadata: ids only, empty title/category/description."""
+    """An items frame for sources without metadata: ids only, empty title, category and
+    description."""
     ids = sorted(reviews[schema.ITEM].astype(str).unique())
-    return pd.DataFrame({schema.ITEM: ids, schema.TITLE: "", schema.CATEGORY: "", schema.DESCRIPTION: ""})
+    return pd.DataFrame({schema.ITEM: ids, schema.TITLE: "", schema.CATEGORY: "",
+                         schema.DESCRIPTION: ""})
 
 
 def load_source(source: str | None = None, profile: str | None = None, strict: bool = False,
@@ -113,16 +116,19 @@ def load_source(source: str | None = None, profile: str | None = None, strict: b
         raise FileNotFoundError(
             f"data source {source!r} is neither 'synthetic', a registry name (e.g. "
             f"'amazon-2014-Musical_Instruments'), nor an existing file.")
-    if path.suffix == ".zip":
-        from textrec.data.movielens import load_movielens
+    from textrec.data import movielens
 
-        reviews, items = load_movielens(path)
-        return reviews, items, None, path.stem
+    if movielens.is_movielens(path):   # the zip, the extracted folder, u.data or ratings.csv
+        reviews, items = movielens.load_movielens(path)
+        name = path.stem if path.suffix == ".zip" or path.is_dir() else path.parent.name
+        return reviews, items, None, name
     from textrec.data.amazon import load_amazon_reviews
 
     reviews, report = load_amazon_reviews(path, strict=strict)
     if reviews.empty:
-        raise ValueError(f"{path}: no valid review was read.\n{report.summary()}")
+        raise ValueError(f"{path}: no valid review was read. textrec reads Amazon review files "
+                         "(.json or .json.gz, one JSON object per line) and "
+                         f"{movielens.EXPECTED}.\n{report.summary()}")
     return reviews, _items_from_reviews(reviews), report, path.name.split(".")[0]
 
 
@@ -131,7 +137,8 @@ def prepare_data(source: str | None = None, profile: str | None = None, k: int |
                  seed: int = config.SEED) -> PreparedData:
     """Load, clean (k-core with the profile's ``k_core`` unless ``k`` is given), split and
     check the split for leakage."""
-    reviews, items, load_report, name = load_source(source, profile=profile, strict=strict, seed=seed)
+    reviews, items, load_report, name = load_source(source, profile=profile, strict=strict,
+                                                    seed=seed)
     k = config.get_profile(profile).k_core if k is None else k
     clean, cleaning_report = clean_reviews(reviews, k=k)
     if protocol == "leave-last-out":
