@@ -401,12 +401,13 @@ def test_loss_threshold_attack_auc():
                        [np.log1p(np.exp(-2.0)), np.log1p(np.exp(1.0))])
 
 
-def test_the_export_falls_back_to_the_public_demo_key(monkeypatch):
+def test_the_export_falls_back_to_a_random_installation_key(monkeypatch):
     from textrec import export
 
     monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
     monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV + "_FILE", raising=False)
     secret, source = export.resolve_pseudonym_key()
-    assert source == "demo (not secret)" and secret == privacy.demo_key(42).encode()
+    assert secret != privacy.demo_key(42).encode()
+    assert str(privacy.installation_key_path()) in source
     monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, "a-configured-key-0123456789")
     assert export.resolve_pseudonym_key() == (b"a-configured-key-0123456789", "configured")

@@ -40,9 +40,31 @@ import pandas as pd
 from textrec.data import schema
 
 _SUFFIXES = (r"Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|"
-             r"Way|Place|Pl|Terrace|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq")
+             r"Way|Place|Pl|Terrace|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Crescent|"
+             r"Cres|Alley|Trail|Mews|Grove|Gardens")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _HEX = r"[0-9A-Fa-f]{1,4}"
+# A street address: house number (221, 221B, 12-B), an optional direction, one to four name
+# words (Baker, Martin Luther King Jr., 42nd), a suffix, an optional quadrant and flat, then
+# optionally, after a comma, the city, state and postcode (US ZIP, UK postcode, or a European
+# postcode before the city).
+_HOUSE = r"\d{1,6}(?:-?[A-Z](?![A-Za-z]))?"
+_NAME_WORD = r"(?:[A-Z][a-z]+\.?|\d+(?:st|nd|rd|th))"
+_CITY = r"[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+(?:[ -][A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+){0,2}"
+_POSTCODE = r"(?:\d{5}(?:-\d{4})?|[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2})"
+_PLACE = (rf"(?:(?:,\s*{_CITY}){{1,2}}(?:,?\s+[A-Z]{{2}}\b)?(?:,?\s+{_POSTCODE}\b)?"
+          rf"|,?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?\b"
+          rf"|,\s*\d{{4,5}}\s+{_CITY})?")
+_FLAT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Flat)\.?\s*#?\w+)?"
+_GERMAN_STREET = (r"\b(?:[A-ZÄÖÜ][\wäöüß-]*(?:straße|strasse|str\.|weg|gasse|platz|allee|"
+                  r"damm)|[A-ZÄÖÜ][\wäöüß-]+\s+(?:Straße|Strasse|Str\.|Weg|Gasse|Platz|"
+                  r"Allee|Damm))\s+\d{1,4}\s?[a-z]?\b")
+_ROMANCE_STREET = (r"\b\d{1,4}(?:\s?(?:bis|ter))?,?\s+(?i:rue|avenue|boulevard|chemin|allée|"
+                   r"impasse|quai|via|viale|piazza|corso|calle|avenida|paseo|rua)\s+"
+                   r"(?:(?i:de|du|des|la|le|les|l'|d'|del|della|di|da|do|dos)\s+)*[A-Z][\w'-]+")
+_ROMANCE_NUMBER_AFTER = (r"\b(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Paseo|Plaza)\s+"
+                         r"(?:(?:de|del|della|di|da|do)\s+)*[A-Z][\w'-]+(?:\s+[A-Z][\w'-]+)?"
+                         r",?\s+\d{1,4}\b")
 
 PATTERNS: dict[str, re.Pattern] = {
     "EMAIL": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
@@ -53,18 +75,34 @@ PATTERNS: dict[str, re.Pattern] = {
     "IP": re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]*\d)"
                      rf"|(?<![\w:])(?:{_HEX}:){{7}}{_HEX}(?![\w:])"
                      rf"|(?<![\w:])(?:{_HEX}:){{1,6}}:(?:{_HEX}(?::{_HEX}){{0,5}})?(?![\w:])"),
-    "CARD": re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])"),
+    "CARD": re.compile(r"(?<![\d+-])\d(?:[ -]?\d){12,18}(?![\d-])"),
     "SSN": re.compile(r"(?<![\d-])\d{3}-\d{2}-\d{4}(?![\d-])"),
-    "PHONE": re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
+    # International (+country code, then groups of digits; 8 to 15 digits in all, E.164),
+    # North American ((555) 123-4567, 1-800-555-0199) and national numbers with a leading 0
+    # (020 7946 0958, 07911 123456, 030 12345678, 01 23 45 67 89); separators required
+    # outside the international form (a bare run of digits is too often something else).
+    "PHONE": re.compile(r"(?<![\w+])\+\d{1,4}(?:[ .-]?\(0\))?(?:[ .-]?\(?\d{1,6}\)?){1,6}"
+                        r"(?![\w-])"
+                        r"|(?<![\w+-])(?:1[ .-])?(?:\(\d{2,4}\)[ .-]?|\d{2,4}[ .-])"
                         r"\d{3,4}[ .-]\d{4}(?![\d-])"
-                        r"|(?<![\w+])\+\d{1,3}(?:[ .-]\d{2,4}){2,4}(?![\d-])"),
-    "HANDLE": re.compile(r"(?<![\w@.])@(?=[A-Za-z0-9_]*[A-Za-z])[A-Za-z0-9_]{2,30}\b"),
-    "ADDRESS": re.compile(rf"(?<![\w./-])\d{{1,6}}\s+(?:[NSEW]\.?\s+)?(?:[A-Z][a-z]+\.?\s+){{1,3}}"
-                          rf"(?:{_SUFFIXES})\b\.?(?:,?\s+(?:Apt|Suite|Unit)\.?\s*#?\w+)?"
-                          r"|(?i:\bP\.?\s?O\.?\s+Box\s+\d+\b)"),
+                        r"|(?<![\w+./-])0\d{1,4}(?:[ /.-]\d{2,8}){1,4}(?![\w/.-]*\d)"),
+    "HANDLE": re.compile(r"(?<![\w@.])@(?=[A-Za-z_])[A-Za-z0-9_]{1,30}(?:\.[A-Za-z0-9_]+)*\b"),
+    "ADDRESS": re.compile(rf"(?<![\w./-]){_HOUSE}\s+(?:[NSEW]\.?\s+)?(?:{_NAME_WORD}\s+){{1,4}}"
+                          rf"(?:{_SUFFIXES})\b\.?(?:\s+(?:NW|NE|SW|SE)\b)?{_FLAT}{_PLACE}"
+                          rf"|(?i:\bP\.?\s?O\.?\s+Box\s+\d+\b){_PLACE}"
+                          rf"|(?:{_GERMAN_STREET}|{_ROMANCE_STREET}|{_ROMANCE_NUMBER_AFTER})"
+                          rf"{_PLACE}"),
 }
 PII_TYPES = tuple(PATTERNS)
 _VERSION_BEFORE = re.compile(r"(?:version|firmware|\bv|\bver\.?)\s*$", re.IGNORECASE)
+# Numbers labelled as a product's (serial, part, model, order...) are not a person's phone,
+# SSN or card, however they are written.
+_PRODUCT_NUMBER_BEFORE = re.compile(
+    r"\b(?:serial|s/?n|part|p/?n|model|sku|upc|ean|isbn|asin|catalog(?:ue)?|cat\.|item|lot|"
+    r"batch|order|tracking|invoice|ticket|confirmation|product|code|ref(?:erence)?|version|"
+    r"firmware)\b(?:\s*(?:no\.?|nr\.?|num(?:ber)?\.?|#|:|code|id))*\s*[:#]?\s*$",
+    re.IGNORECASE)
+_PHONE_DIGITS = (8, 15)       # E.164 allows at most 15 digits; fewer than 8 is no phone
 
 
 def luhn_valid(digits: str) -> bool:
@@ -84,6 +122,21 @@ def luhn_valid(digits: str) -> bool:
 def _is_card(match: re.Match) -> bool:
     digits = re.sub(r"\D", "", match.group())
     return 13 <= len(digits) <= 19 and luhn_valid(digits) and len(set(digits)) > 1
+
+
+def _is_phone(match: re.Match) -> bool:
+    """8 to 15 digits, not all the same. A national number with a leading 0 has 9 or more (a
+    date such as 02/28/2014 has 8) and ends in a group of 4 or more digits, or is written in
+    pairs (01 23 45 67 89); part numbers such as Fender's 099-0818-300 do neither."""
+    text = match.group()
+    digits = re.sub(r"\D", "", text)
+    if not (_PHONE_DIGITS[0] <= len(digits) <= _PHONE_DIGITS[1] and len(set(digits)) > 1):
+        return False
+    if text.startswith("0"):
+        groups = re.findall(r"\d+", text)
+        return len(digits) >= 9 and (len(groups[-1]) >= 4
+                                     or all(len(group) == 2 for group in groups))
+    return True
 
 
 @dataclasses.dataclass
@@ -107,11 +160,14 @@ def scrub_text(text: str, types=PII_TYPES) -> ScrubResult:
             continue
 
         def replace(match, kind=kind):
-            if kind == "CARD" and not _is_card(match):
+            if kind == "CARD" and not _is_card(match) or kind == "PHONE" and not _is_phone(match):
                 return match.group()
             before = text[max(0, match.start() - 12):match.start()]
             if kind == "IP" and _VERSION_BEFORE.search(before):
                 return match.group()  # "version 1.0.0.1", "v1.2.3.4": a version, not an address
+            if kind in ("PHONE", "SSN", "CARD") and _PRODUCT_NUMBER_BEFORE.search(
+                    text[max(0, match.start() - 40):match.start()]):
+                return match.group()  # "serial 555-123-4567", "part # 555-12-3456"
             counts[kind] += 1
             return f"[{kind}]"
         text = PATTERNS[kind].sub(replace, text)
