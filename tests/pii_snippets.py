@@ -103,4 +103,8 @@ CLEAN = [
     "Rated +3 dB louder than the old one, -6 dB pad.",
     "Temperature range -20 to +60 C.",
     "Over 15,000 sold since 2012.",
+    # from the course's real reviews: part numbers and a word ending in "ring" before a number
+    "I bought Fender 099 0818 300 F Straplocks last year.",
+    "Compared to the Fender Accessories 073-3150-406 Pure Nickel strings.",
+    "Two channels into saturated overdrive.Featuring 3-band EQ too.",
 ]

@@ -10,23 +10,38 @@ URL         ``http(s)://...``, ``www....``, ``host.tld/path``                   
 IP          IPv4 ``192.168.0.12`` and full or ``::``-compressed IPv6            ``[IP]``
 CARD        13-19 digits, spaces or dashes between, passing the Luhn check      ``[CARD]``
 SSN         ``123-45-6789``                                                     ``[SSN]``
-PHONE       ``(555) 123-4567``, ``555-123-4567``, ``555.123.4567``,             ``[PHONE]``
-            ``+1 555 123 4567``, ``+44 20 7946 0958`` (separators required)
-HANDLE      ``@some_user`` (not the ``@`` of an e-mail, at least one letter)    ``[HANDLE]``
-ADDRESS     ``1234 Elm Street``, ``12 N. Main St. Apt 4B``, ``P.O. Box 123``    ``[ADDRESS]``
+PHONE       international ``+44 7911 123456``, ``+49 (0)89 1234567``,           ``[PHONE]``
+            ``+33 1 23 45 67 89`` (8-15 digits); North American
+            ``(555) 123-4567``, ``1-800-555-0199``; national with a leading 0
+            ``020 7946 0958``, ``030 12345678`` (separators required)
+HANDLE      ``@some_user``, ``@name.part.92`` (not an e-mail's ``@``; starts    ``[HANDLE]``
+            with a letter or ``_``)
+ADDRESS     ``1234 Elm Street``, ``221B Baker Street``, ``55 W 42nd St``,       ``[ADDRESS]``
+            ``Apt 4B``, ``P.O. Box 123``, ``Hauptstraße 5``,
+            ``12 rue de la Paix``; then the city, state and postcode after a
+            comma (``, London NW1 6XE``, ``, Springfield, IL 62704``,
+            ``, 10115 Berlin``)
 ==========  ==================================================================  =============
 
 They are applied in that order (an e-mail's domain is not a URL, a card is not a phone).
 Ordinary review text is left alone: prices (``$19.99``), model numbers (``SM-58``, ``DD-3``,
 ``9V``), dates (``02/28/2014``), measurements (``1/4"``, ``6.35 mm``), versions (``v2.1``),
-years and plain numbers, and a bare site name such as ``Amazon.com``.
+years and plain numbers, a bare site name such as ``Amazon.com``, and numbers labelled as a
+product's, however they are written (``serial 555-123-4567``, ``part # 555-12-3456``,
+``SKU: 400-123-4567``; also part numbers such as Fender's ``099-0818-300``). Measured on a
+held-out-style set of 43 PII and 43 clean look-alike snippets (``tests/pii_snippets.py``):
+every PII snippet scrubbed, no clean one changed; on the 10,261 real reviews of the course data
+it changes nothing more than the previous version did.
 
 **What it does not catch** (patterns cannot, and a reviewer should know): names of people
 inside sentences ("my teacher John Smith"), nicknames and usernames without ``@``, city or
 employer mentions ("the only music store in Bozeman"), phone numbers written as one run of
-digits or in words, addresses without a street suffix, non-US national ids, and anything
-identifying in combination (age + town + band name). Text can also identify by style. Scrub
-to reduce what a model can memorise, then still treat the text as personal data.
+digits without a ``+`` or in words, addresses without a street suffix (or with one not listed),
+a city or postcode not right after a street, non-US national ids, and anything identifying in
+combination (age + town + band name). A number labelled like a product's (``order``,
+``serial``, ``model``...) is kept even when it is in fact a phone number. Text can also
+identify by style. Scrub to reduce what a model can memorise, then still treat the text as
+personal data.
 """
 
 from __future__ import annotations
