@@ -12,6 +12,10 @@ review-like text (the encoder runs) for even clients, ``recommend_user`` for odd
 answers by status, connection resets (or refusals, or a connection closed without an answer),
 and the latency of each answered request (p50, p95, max, in ms, from connect to the last byte).
 Every socket has a 120 s timeout and the number of requests is fixed: the run is bounded.
+A last, mixed run (largest backlog) repeats the smallest burst while one more client sends
+``--heavy-requests`` requests of the most work allowed (8 rows x 32 texts = 256 texts), one after
+the other: the light clients' latency shows whether one heavy client starves them (it holds one
+of the 2 model slots at a time).
 
 Backlog 5 is socketserver's default, the one the audit found resetting connections; 128 is
 the server's now (``textrec.export.server.LISTEN_BACKLOG``). With ``--export`` the given export
@@ -119,6 +123,33 @@ def burst(port: int, clients: int, per_client: int) -> dict:
             "wall_s": round(wall, 2)}
 
 
+def heavy_body() -> bytes:
+    """The most work one request may ask for: 8 rows x 32 texts = 256 texts (the limit)."""
+    texts = [f"{TEXTS[n % len(TEXTS)]}, and more words about the tone, number {n}"
+             for n in range(32)]
+    return json.dumps({"signature_name": "recommend_text",
+                       "inputs": {"text": [texts] * 8, "user_id": [""] * 8,
+                                  "k": [10] * 8}}).encode()
+
+
+def mixed(port: int, light_clients: int, per_client: int, heavy_requests: int) -> dict:
+    """One heavy client sends ``heavy_requests`` maximal requests one after the other while
+    ``light_clients`` light ones burst: the light ones' latency shows whether it starves them."""
+    heavy: list[tuple[str, float]] = []
+
+    def heavy_client() -> None:
+        for _ in range(heavy_requests):
+            heavy.append(one_request(port, heavy_body()))
+
+    thread = threading.Thread(target=heavy_client)
+    thread.start()
+    time.sleep(0.5)                     # the first heavy request is being computed
+    light = burst(port, light_clients, per_client)
+    thread.join(SOCKET_TIMEOUT * (heavy_requests + 1))
+    return {**light, "heavy_client": f"{heavy_requests} x 256 texts: "
+            + ", ".join(f"{status} in {ms / 1000:.1f} s" for status, ms in heavy)}
+
+
 def start_server(export_dir: str, backlog: int) -> tuple[subprocess.Popen, int]:
     env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     process = subprocess.Popen([sys.executable, __file__, "--serve", export_dir,
@@ -152,7 +183,7 @@ def markdown(report: dict) -> str:
              "statuses": ", ".join(f"{k}: {v}" for k, v in sorted(row["statuses"].items()))}
             for row in report["runs"]]
     columns = ["backlog", "clients", "requests", "resets", "statuses", "p50_ms", "p95_ms",
-               "max_ms", "wall_s"]
+               "max_ms", "wall_s", "heavy_client"]
     return "\n".join([
         "# `textrec serve` under concurrent clients (loopback)",
         "",
@@ -172,6 +203,8 @@ def main(argv=None) -> int:
     parser.add_argument("--clients", type=int, nargs="+", default=[20, 50, 100])
     parser.add_argument("--requests-per-client", type=int, default=4)
     parser.add_argument("--backlogs", type=int, nargs="+", default=[5, 128])
+    parser.add_argument("--heavy-requests", type=int, default=2,
+                        help="maximal requests of the one heavy client in the mixed run (0: none)")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "server_load"))
     parser.add_argument("--serve", help=argparse.SUPPRESS)
     parser.add_argument("--backlog", type=int, default=128, help=argparse.SUPPRESS)
@@ -190,6 +223,12 @@ def main(argv=None) -> int:
                 warm_up(port)
                 for clients in args.clients:
                     run = {"backlog": backlog, **burst(port, clients, args.requests_per_client)}
+                    print(json.dumps(run), flush=True)
+                    runs.append(run)
+                if backlog == max(args.backlogs) and args.heavy_requests:
+                    run = {"backlog": backlog, **mixed(port, min(args.clients),
+                                                       args.requests_per_client,
+                                                       args.heavy_requests)}
                     print(json.dumps(run), flush=True)
                     runs.append(run)
             finally:

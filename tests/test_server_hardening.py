@@ -114,6 +114,41 @@ def test_a_body_shorter_than_its_content_length_is_408(server, monkeypatch):
     assert get(server, "/v1/models/textrec")[0] == 200
 
 
+def test_a_body_sent_a_byte_at_a_time_is_408_when_its_time_is_up(server, monkeypatch):
+    """Each byte comes before the socket's timeout, but the whole body must arrive within
+    ``read_timeout`` (1 s here): 408, long before the 100 bytes (one each 0.2 s) would. (The
+    server closes then; a byte of ours still in flight may turn its close into a reset that
+    swallows the answer: then the proof is that it stopped reading before the body was whole.)
+    """
+    monkeypatch.setattr(server.server, "read_timeout", 1.0)
+    head = (f"POST {PREDICT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n"
+            ).encode()
+    answer, sent, reset = b"", 0, False
+    with socket.create_connection(("127.0.0.1", server.port), timeout=SOCKET_TIMEOUT) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.2)
+        while sent < 100 and b"}" not in answer:      # at most 100 bytes, about 20 s
+            try:
+                if b"\r\n\r\n" not in answer:
+                    sock.sendall(b" ")
+                    sent += 1
+                chunk = sock.recv(1 << 16)
+            except TimeoutError:
+                continue
+            except OSError:
+                reset = True
+                break
+            if not chunk:
+                break
+            answer += chunk
+    assert sent < 100
+    if reset and not answer:
+        return
+    header, payload = answer.split(b"\r\n\r\n", 1)
+    assert int(header.split()[1]) == 408, answer
+    assert "did not arrive within 1 s" in json.loads(payload)["error"]
+
+
 def test_a_body_cut_short_by_the_client_is_400(server):
     head = (f"POST {PREDICT} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n").encode()
     status, payload = _raw_exchange(server, head, b'{"instances": [', close_write=True)

@@ -100,11 +100,18 @@ class _Handler(BaseHTTPRequestHandler):
         return body
 
     def _read_body(self, length: int) -> bytes:
-        """``length`` bytes of body: 408 when the client stalls past ``server.read_timeout``
-        seconds, 400 when it closes the connection early."""
+        """``length`` bytes of body: 408 unless all of it arrives within
+        ``server.read_timeout`` seconds (a client sending a byte now and then cannot hold a
+        thread either), 400 when the client closes the connection early."""
         chunks, received = [], 0
+        limit = self.server.read_timeout
+        deadline = time.monotonic() + limit
         try:
             while received < length:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
                 chunk = self.rfile.read1(min(length - received, 1 << 16))
                 if not chunk:
                     break
@@ -113,8 +120,10 @@ class _Handler(BaseHTTPRequestHandler):
         except TimeoutError:
             self.close_connection = True
             raise RequestError(408, f"the body stopped after {received:,} of the {length:,} bytes "
-                                    f"its Content-Length announced: no data for "
-                                    f"{self.server.read_timeout:g} s") from None
+                                    f"its Content-Length announced: it did not arrive within "
+                                    f"{limit:g} s") from None
+        finally:
+            self.connection.settimeout(limit)
         if received < length:
             self.close_connection = True
             raise RequestError(400, f"the body ended after {received:,} of the {length:,} bytes "
