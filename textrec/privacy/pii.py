@@ -82,9 +82,12 @@ _ROMANCE_NUMBER_AFTER = (r"\b(?:Calle|Avenida|Via|Viale|Piazza|Corso|Rua|Paseo|P
                          r",?\s+\d{1,4}\b")
 
 PATTERNS: dict[str, re.Pattern] = {
-    "EMAIL": re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
+    # The look-behinds start a match only where a run of name characters starts: a long run of
+    # them ("1.1.1.1...", 20,000 characters) costs linear time, not quadratic.
+    "EMAIL": re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+"
+                        r"(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
     "URL": re.compile(r"\b(?:https?://|www\.)[^\s<>\"]+[^\s<>\".,;:!?)\]]"
-                      r"|\b[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+                      r"|(?<![A-Za-z0-9.-])[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
                       r"\.(?:com|net|org|io|co|uk|de|us|info|ly)"
                       r"/[^\s<>\"]*[^\s<>\".,;:!?)\]]", re.IGNORECASE),
     "IP": re.compile(rf"(?<![\d.]){_OCTET}(?:\.{_OCTET}){{3}}(?![\d.]*\d)"
