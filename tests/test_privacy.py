@@ -270,7 +270,8 @@ def test_luhn_and_scrub_reviews_counts():
     frame = make_reviews([("u1", "i1", 5, "mail a@b.com or call 555-123-4567", 1),
                           ("u2", "i1", 4, "Nice strings for $5.99", 2)])
     scrubbed, report = privacy.scrub_reviews(frame)
-    assert scrubbed[schema.TEXT].tolist() == ["mail [EMAIL] or call [PHONE]", "Nice strings for $5.99"]
+    assert scrubbed[schema.TEXT].tolist() == ["mail [EMAIL] or call [PHONE]",
+                                              "Nice strings for $5.99"]
     assert report.counts["EMAIL"] == 1 and report.counts["PHONE"] == 1 and report.rows_changed == 1
 
 # ---------------------------------------------------------------- pseudonyms
@@ -278,11 +279,13 @@ def test_luhn_and_scrub_reviews_counts():
 
 def test_pseudonyms_are_stable_under_a_key_and_differ_under_another(monkeypatch):
     key, other = "k" * 32, "z" * 32
-    assert privacy.pseudonymize("A2IBPI20UZIR0U", key) == privacy.pseudonymize("A2IBPI20UZIR0U", key)
-    assert privacy.pseudonymize("A2IBPI20UZIR0U", key) != privacy.pseudonymize("A2IBPI20UZIR0U", other)
-    assert privacy.pseudonymize("A2IBPI20UZIR0U", key) != privacy.pseudonymize("A14VAT5EAX3D9S", key)
+    first = privacy.pseudonymize("A2IBPI20UZIR0U", key)
+    assert first == privacy.pseudonymize("A2IBPI20UZIR0U", key)
+    assert first != privacy.pseudonymize("A2IBPI20UZIR0U", other)
+    assert first != privacy.pseudonymize("A14VAT5EAX3D9S", key)
     monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, key)
-    frame = make_reviews([("u1", "i1", 5, "a", 1), ("u1", "i2", 4, "b", 2), ("u2", "i1", 3, "c", 3)])
+    frame = make_reviews([("u1", "i1", 5, "a", 1), ("u1", "i2", 4, "b", 2),
+                          ("u2", "i1", 3, "c", 3)])
     frame["reviewerName"] = ["Ann", "Ann", "Bob"]
     out = privacy.pseudonymize_reviews(frame)
     assert "reviewerName" not in out and out[schema.USER].nunique() == 2
@@ -401,12 +404,13 @@ def test_loss_threshold_attack_auc():
                        [np.log1p(np.exp(-2.0)), np.log1p(np.exp(1.0))])
 
 
-def test_the_export_falls_back_to_the_public_demo_key(monkeypatch):
+def test_the_export_falls_back_to_a_random_installation_key(monkeypatch):
     from textrec import export
 
     monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV, raising=False)
     monkeypatch.delenv(privacy.PSEUDONYM_KEY_ENV + "_FILE", raising=False)
     secret, source = export.resolve_pseudonym_key()
-    assert source == "demo (not secret)" and secret == privacy.demo_key(42).encode()
+    assert secret != privacy.demo_key(42).encode()
+    assert str(privacy.installation_key_path()) in source
     monkeypatch.setenv(privacy.PSEUDONYM_KEY_ENV, "a-configured-key-0123456789")
     assert export.resolve_pseudonym_key() == (b"a-configured-key-0123456789", "configured")

@@ -90,7 +90,8 @@ def _safe(name: str) -> str:
 
 
 def _items_from_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
-    """An items frame for sources without metadata: ids only, empty title/category/description."""
+    """An items frame for sources without metadata: ids only, empty title, category and
+    description."""
     ids = sorted(reviews[schema.ITEM].astype(str).unique())
     return pd.DataFrame({schema.ITEM: ids, schema.TITLE: "", schema.CATEGORY: "",
                          schema.DESCRIPTION: ""})
@@ -115,16 +116,19 @@ def load_source(source: str | None = None, profile: str | None = None, strict: b
         raise FileNotFoundError(
             f"data source {source!r} is neither 'synthetic', a registry name (e.g. "
             f"'amazon-2014-Musical_Instruments'), nor an existing file.")
-    if path.suffix == ".zip":
-        from textrec.data.movielens import load_movielens
+    from textrec.data import movielens
 
-        reviews, items = load_movielens(path)
-        return reviews, items, None, path.stem
+    if movielens.is_movielens(path):   # the zip, the extracted folder, u.data or ratings.csv
+        reviews, items = movielens.load_movielens(path)
+        name = path.stem if path.suffix == ".zip" or path.is_dir() else path.parent.name
+        return reviews, items, None, name
     from textrec.data.amazon import load_amazon_reviews
 
     reviews, report = load_amazon_reviews(path, strict=strict)
     if reviews.empty:
-        raise ValueError(f"{path}: no valid review was read.\n{report.summary()}")
+        raise ValueError(f"{path}: no valid review was read. textrec reads Amazon review files "
+                         "(.json or .json.gz, one JSON object per line) and "
+                         f"{movielens.EXPECTED}.\n{report.summary()}")
     return reviews, _items_from_reviews(reviews), report, path.name.split(".")[0]
 
 

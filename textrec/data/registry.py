@@ -71,7 +71,8 @@ def _build_registry() -> dict[str, DatasetFile]:
             name = f"amazon-{release}-{category}"
             entries[name] = DatasetFile(
                 name=name, url=url.format(category),
-                filename=f"{prefix}{category}_5.json.gz" if release == "2014" else f"{category}_5_2018.json.gz",
+                filename=(f"{prefix}{category}_5.json.gz" if release == "2014"
+                          else f"{category}_5_2018.json.gz"),
                 sha256=_KNOWN_SHA256.get(name), kind="amazon",
                 description=f"Amazon {release} 5-core reviews: {category.replace('_', ' ')}",
             )
@@ -136,6 +137,9 @@ def fetch(name: str, download: bool = True, progress: bool = True) -> Path:
     if path.is_file():
         _verify(entry, path)
         return path
+    extracted = path.with_suffix("")      # MovieLens unzipped in place: raw/ml-100k/
+    if entry.kind == "movielens" and extracted.is_dir():
+        return extracted
     where = (f"Download {entry.url} on a machine with internet access and put it at {path} "
              f"(or point TEXTREC_DATA at the file).")
     if not download or os.environ.get("TEXTREC_OFFLINE") == "1":

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from textrec import config, ranking
+from textrec import ranking
 from textrec._logging import quiet
 from textrec.data import schema
 from textrec.export import card as card_module
@@ -47,7 +47,7 @@ class ExportInfo:
     name: str
     version: int
     card: dict
-    pseudonym_key_source: str   # "configured" or "demo (not secret)"
+    pseudonym_key_source: str   # "given", "configured" or "this installation's random key (path)"
 
     @property
     def size_bytes(self) -> int:
@@ -103,8 +103,9 @@ class ExportSettings:
 
 def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
     """The key to pseudonymise user ids with, and where it came from: ``key``, else the
-    configured one (``TEXTREC_PSEUDONYM_KEY`` or its key file), else the public demo key
-    (``textrec.privacy.demo_key``)."""
+    configured one (``TEXTREC_PSEUDONYM_KEY`` or its key file), else this installation's random
+    key (``textrec.privacy.installation_key``, made once under ``TEXTREC_HOME``). Never the
+    public demo key: with it, anyone holding reviewer ids could re-identify the export's users."""
     from textrec import privacy
 
     if key is not None:
@@ -112,7 +113,8 @@ def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
     try:
         return privacy.pseudonym_key(), "configured"
     except privacy.keys.MissingKeyError:
-        return privacy.pseudonym_key(privacy.demo_key(config.SEED)), "demo (not secret)"
+        secret, path = privacy.installation_key()
+        return privacy.pseudonym_key(secret), f"this installation's random key ({path})"
 
 
 def next_version(root: Path) -> int:

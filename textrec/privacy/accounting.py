@@ -33,6 +33,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import numbers
 
 import dp_accounting
 
@@ -41,14 +42,37 @@ from textrec._logging import quiet
 ACCOUNTANTS = ("rdp", "pld")
 
 
-def dp_sgd_event(noise_multiplier: float, sampling_rate: float, steps: int):
-    """The ``DpEvent`` of ``steps`` Poisson-sampled Gaussian steps."""
-    if noise_multiplier < 0:
+def _number(name: str, value, *, integer: bool = False) -> float:
+    """``value`` as a finite real number (an integer when ``integer``), else a clear error:
+    a NaN or infinite input must never turn into a small epsilon."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if integer and int(value) != value:
+        raise ValueError(f"{name} must be a whole number, got {value}")
+    return float(value)
+
+
+def check_dp_sgd(noise_multiplier: float, sampling_rate: float, steps: int,
+                 delta: float | None = None) -> None:
+    """Raise ``ValueError`` (or ``TypeError``) unless ``noise_multiplier`` is finite and >= 0,
+    ``sampling_rate`` in (0, 1], ``steps`` a whole number >= 0 and ``delta`` in (0, 1)."""
+    if _number("noise_multiplier", noise_multiplier) < 0:
         raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
-    if not 0 < sampling_rate <= 1:
+    if not 0 < _number("sampling_rate", sampling_rate) <= 1:
         raise ValueError(f"sampling_rate must be in (0, 1], got {sampling_rate}")
-    if steps < 0 or int(steps) != steps:
+    if _number("steps", steps, integer=True) < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps}")
+    if delta is not None:
+        _check_delta(delta)
+
+
+def dp_sgd_event(noise_multiplier: float, sampling_rate: float, steps: int):
+    """The ``DpEvent`` of ``steps`` Poisson-sampled Gaussian steps (``NoOpDpEvent`` for 0)."""
+    check_dp_sgd(noise_multiplier, sampling_rate, steps)
+    if int(steps) == 0:
+        return dp_accounting.NoOpDpEvent()
     step = dp_accounting.PoissonSampledDpEvent(
         sampling_rate, dp_accounting.GaussianDpEvent(noise_multiplier))
     return dp_accounting.SelfComposedDpEvent(step, int(steps))
@@ -71,14 +95,22 @@ def make_accountant(accountant: str = "rdp"):
 
 def epsilon(noise_multiplier: float, sampling_rate: float, steps: int, delta: float,
             accountant: str = "rdp") -> float:
-    """Epsilon of DP-SGD at ``delta``; ``inf`` without noise."""
-    _check_delta(delta)
+    """Epsilon of DP-SGD at ``delta``: ``inf`` without noise, 0 for no step. Invalid inputs
+    (NaN, infinite, negative, out of range) raise: the budget is never understated."""
+    check_dp_sgd(noise_multiplier, sampling_rate, steps, delta)
+    if int(steps) == 0:
+        return 0.0
     if noise_multiplier == 0:
         return math.inf
     ledger = make_accountant(accountant)
     with _quiet_absl():
         ledger.compose(dp_sgd_event(noise_multiplier, sampling_rate, steps))
-        return float(ledger.get_epsilon(delta))
+        value = float(ledger.get_epsilon(delta))
+    if math.isnan(value) or value < 0:
+        raise ArithmeticError(f"the {accountant} accountant returned epsilon {value} for "
+                              f"noise {noise_multiplier}, q {sampling_rate}, {steps} steps, "
+                              f"delta {delta}")
+    return value
 
 
 def noise_multiplier_for_epsilon(target_epsilon: float, sampling_rate: float, steps: int,
@@ -87,8 +119,11 @@ def noise_multiplier_for_epsilon(target_epsilon: float, sampling_rate: float, st
     """The smallest noise multiplier whose epsilon is at most ``target_epsilon`` (within
     ``tolerance``), found by ``dp_accounting.calibrate_dp_mechanism``."""
     _check_delta(delta)
-    if target_epsilon <= 0:
+    if _number("target_epsilon", target_epsilon) <= 0:
         raise ValueError(f"target_epsilon must be positive, got {target_epsilon}")
+    check_dp_sgd(0.0, sampling_rate, steps)
+    if int(steps) == 0:
+        raise ValueError("steps is 0: no noise is needed for no step")
     with _quiet_absl():
         return float(dp_accounting.calibrate_dp_mechanism(
             lambda: make_accountant(accountant),
@@ -99,7 +134,7 @@ def noise_multiplier_for_epsilon(target_epsilon: float, sampling_rate: float, st
 
 
 def _check_delta(delta: float) -> None:
-    if not 0 < delta < 1:
+    if not 0 < _number("delta", delta) < 1:
         raise ValueError(f"delta must be in (0, 1), got {delta}")
 
 
@@ -118,6 +153,11 @@ class PrivacyBudget:
     noise_multiplier: float
     delta: float
     unit: str = "example"
+
+    def __post_init__(self):
+        if _number("units", self.units, integer=True) < 1:
+            raise ValueError(f"units must be at least 1, got {self.units}")
+        check_dp_sgd(self.noise_multiplier, self.sampling_rate, self.steps, self.delta)
 
     @classmethod
     def for_epsilon(cls, target_epsilon: float, units: int, sampling_rate: float, steps: int,

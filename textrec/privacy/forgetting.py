@@ -2,20 +2,29 @@
 
 A user's reviews reach many files: the prepared data and its split, the cleaning report (it
 lists removed rows by user), their interest vector, every item text vector their reviews went
-into, the score matrix and recommendation lists, and the embedding cache (keyed by a hash of
-each text, which anyone holding the text can recompute, with the text's vector). To forget:
+into, the score matrix and recommendation lists, the served export (its user table holds their
+pseudonym and vector) and the embedding cache (keyed by a hash of each text, which anyone
+holding the text can recompute, with the text's vector). The cache holds the texts as they
+were embedded: lesson 03 and the pipeline embed the *unscrubbed* texts, lesson 07 the scrubbed
+ones, so both versions must be forgotten. To forget:
 
 1. :func:`remove_user`: drop their rows from the reviews, the split and the cleaning report;
 2. rebuild everything downstream from what is left (:func:`build_artefacts` here: vectors,
-   scores, top-k lists);
-3. :func:`forget_cache_entries`: delete their texts' rows from the SQLite embedding cache with
+   scores, top-k lists; the pipeline: ``textrec pipeline``, which also retrains and re-exports);
+3. :func:`forget_user` (or :func:`forget_cache_entries` for one cache): delete the rows of every
+   version of their texts (scrubbed and raw) from every embedding cache (by default the
+   course's shared caches under ``config.cache_dir()/embeddings``, not a copy), with
    ``secure_delete`` on, then ``VACUUM``: a plain ``DELETE`` leaves the bytes in free pages;
-4. :func:`search_artefacts`: search every file written, byte by byte (and inside compressed
-   parquet and gzip files), for their id, their texts and their texts' cache keys.
+4. :func:`search_artefacts` (``forget_user`` does it over :func:`course_artefacts`): search
+   every file written, byte by byte (and inside compressed parquet and gzip files), for their
+   raw id, their pseudonym, their texts and summaries (scrubbed and raw) and the texts' cache
+   keys. A hit left after forgetting names a file still to rebuild or delete.
 
-Trained model weights are not rebuilt by deleting rows: retrain them (or bound what one user
-can leave in them with user-level DP, which limits but does not erase their influence). Backups,
-logs and copies elsewhere are out of reach of this code.
+What this code does **not** cover (also :data:`NOT_COVERED`): trained model weights (retrain
+them, or bound what one user can leave in them with user-level DP, which limits but does not
+erase their influence); the served export until it is rebuilt from a retrained model (the
+search finds their pseudonym in it until then); the publisher's raw download; notebook
+outputs; and backups, logs and copies elsewhere.
 """
 
 from __future__ import annotations
@@ -29,8 +38,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from textrec import config
 from textrec.data import schema, splits
 from textrec.text.cache import text_key
+
+NOT_COVERED = (
+    "trained model weights (the joint model, the DP models): retrain without the user, or rely "
+    "on user-level DP, which bounds but does not erase their influence",
+    "the served export (reports/export): its user table keeps their pseudonym and vector until "
+    "it is rebuilt from a retrained model; the search lists it until then",
+    "the publisher's raw download (data/raw): the original file is not rewritten",
+    "notebook outputs, logs, backups and copies on other machines",
+)
 
 
 def remove_user(data, user_id):
@@ -47,17 +66,44 @@ def remove_user(data, user_id):
                                cleaning_report=report)
 
 
-def user_needles(reviews: pd.DataFrame, user_id, min_length: int = 12) -> dict[str, bytes]:
-    """What must not remain once ``user_id`` is forgotten: their id, each of their texts that
-    no other user wrote (at least ``min_length`` characters), and those texts' cache keys."""
-    mine = reviews[schema.USER] == user_id
-    others = set(reviews.loc[~mine, schema.TEXT]) | set(reviews.loc[~mine, schema.SUMMARY])
+def user_needles(reviews: pd.DataFrame, user_id, min_length: int = 12, *,
+                 raw_reviews: pd.DataFrame | None = None, raw_user_id=None,
+                 pseudonym: str | None = None) -> dict[str, bytes]:
+    """What must not remain once ``user_id`` is forgotten: their id, each of their texts and
+    summaries that occur in no other user's text or summary (at least ``min_length``
+    characters), and the texts' cache keys. ``raw_reviews``: the same reviews before
+    scrubbing, where the user is ``raw_user_id`` (default ``user_id``): their texts and cache
+    keys too (the unscrubbed versions are what lesson 03 and the pipeline embed).
+    ``pseudonym``: searched too."""
     needles = {"user id": str(user_id).encode()}
-    texts = [t for t in reviews.loc[mine, schema.TEXT] if len(t) >= min_length and t not in others]
-    for n, text in enumerate(dict.fromkeys(texts)):
-        needles[f"text {n}"] = text.encode("utf-8")
+    if raw_user_id is not None and str(raw_user_id) != str(user_id):
+        needles["raw user id"] = str(raw_user_id).encode()
+    if pseudonym is not None and str(pseudonym) != str(user_id):
+        needles["pseudonym"] = str(pseudonym).encode()
+    for text in _own_texts(reviews, user_id, min_length, raw_reviews,
+                           user_id if raw_user_id is None else raw_user_id):
+        n = sum(key.startswith("text ") for key in needles)
+        needles[f"text {n}"] = text.encode("utf-8", "surrogatepass")
         needles[f"cache key {n}"] = text_key(text).encode("ascii")
     return needles
+
+
+def _own_texts(reviews, user_id, min_length, raw_reviews=None, raw_user_id=None,
+               exclusive: bool = True) -> list[str]:
+    """The user's texts and summaries (scrubbed, then raw), each once, leaving out those that
+    occur inside another user's text or summary when ``exclusive``."""
+    texts = []
+    for frame, user in ((reviews, user_id), (raw_reviews, raw_user_id)):
+        if frame is None:
+            continue
+        mine = frame[schema.USER] == user
+        columns = [c for c in (schema.TEXT, schema.SUMMARY) if c in frame]
+        # A text that occurs inside another user's text or summary proves nothing when found.
+        others = "\x00".join(str(t) for c in columns for t in frame.loc[~mine, c].dropna()
+                              ) if exclusive else ""
+        texts += [t for c in columns for t in frame.loc[mine, c].dropna()
+                  if isinstance(t, str) and len(t) >= min_length and t not in others]
+    return list(dict.fromkeys(texts))
 
 
 def forget_cache_entries(cache_path, texts) -> int:
@@ -142,3 +188,74 @@ def build_artefacts(data, embedder, folder, k: int = 10) -> list[Path]:
                   schema.ITEM: model.items.ids[top.ravel()]}).to_parquet(
                       out / "recommendations.parquet", index=False)
     return [prepared, out]
+
+
+def course_artefacts() -> list[Path]:
+    """The folders the course writes a user's data into, those that exist: the reports
+    (pipeline outputs and the export), the prepared data and the embedding caches."""
+    folders = [config.reports_dir(), config.data_dir() / "prepared",
+               config.cache_dir() / "embeddings"]
+    return [folder for folder in folders if folder.exists()]
+
+
+def embedding_caches() -> list[Path]:
+    """Every embedding cache file of the course (one per encoder)."""
+    folder = config.cache_dir() / "embeddings"
+    return sorted(folder.glob("*.sqlite3")) if folder.is_dir() else []
+
+
+@dataclasses.dataclass
+class ForgetReport:
+    """What :func:`forget_user` deleted and what the search still found."""
+
+    user: str
+    cache_rows_deleted: dict          # cache file -> rows deleted
+    searched: list                    # files and folders searched
+    hits: pd.DataFrame                # file, needle, found in (empty: nothing left)
+    not_covered: tuple = NOT_COVERED
+
+    def summary(self) -> str:
+        lines = [f"forgot {self.user}: {sum(self.cache_rows_deleted.values()):,} cache rows "
+                 f"deleted in {len(self.cache_rows_deleted)} cache file(s); searched "
+                 f"{len(self.searched)} location(s): "
+                 + ("nothing of theirs found" if self.hits.empty else
+                    f"{len(self.hits)} trace(s) left, in {self.hits['file'].nunique()} file(s) "
+                    "to rebuild or delete:")]
+        lines += [f"  {file}: {', '.join(group['needle'])}"
+                  for file, group in self.hits.groupby("file")]
+        lines.append("Not covered by this code: " + "; ".join(self.not_covered) + ".")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def forget_user(user_id, reviews: pd.DataFrame, *, raw_reviews: pd.DataFrame | None = None,
+                raw_user_id=None, pseudonym: str | None = None, caches=None, search=None,
+                min_length: int = 12) -> ForgetReport:
+    """Delete ``user_id``'s texts (scrubbed and, from ``raw_reviews``, raw; texts and
+    summaries) from every embedding cache, then search every artefact for what is left.
+
+    ``caches``: cache files (default :func:`embedding_caches`, the shared ones); ``search``:
+    files and folders (default :func:`course_artefacts` plus ``caches``). Run it after
+    removing the user and rebuilding (see the module docstring); the report's ``hits`` list
+    what still holds a trace of them, and ``not_covered`` what this code cannot reach.
+    """
+    needles = user_needles(reviews, user_id, min_length, raw_reviews=raw_reviews,
+                           raw_user_id=raw_user_id, pseudonym=pseudonym)
+    texts = _own_texts(reviews, user_id, 1, raw_reviews,
+                       user_id if raw_user_id is None else raw_user_id, exclusive=False)
+    caches = [Path(c) for c in (embedding_caches() if caches is None else caches)]
+    deleted = {str(cache): forget_cache_entries(cache, texts) for cache in caches}
+    places = [Path(p) for p in (course_artefacts() if search is None else search)]
+    places += [c for c in caches if not any(_inside(c, p) for p in places)]
+    hits = search_artefacts([p for p in places if p.exists()], needles)
+    return ForgetReport(str(user_id), deleted, [str(p) for p in places], hits)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+    except ValueError:
+        return False
+    return True

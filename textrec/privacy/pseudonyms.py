@@ -9,7 +9,13 @@
 * another key gives unrelated pseudonyms: rotate the key to unlink releases.
 
 The key (env ``TEXTREC_PSEUDONYM_KEY``, or a key file, see ``textrec.privacy.keys``) must be
-kept away from the data. This is *pseudonymisation*, not anonymisation: the reviews' text,
+kept away from the data. Where none is configured, the export and the pipeline use this
+installation's own random key (:func:`installation_key`: 32 random bytes made once in
+``$TEXTREC_HOME/keys/pseudonym.key``, readable by its owner only), never a public one: with a
+public key, anyone holding a list of reviewer ids could recompute every pseudonym. Only lesson
+07 uses :func:`demo_key`, explicitly, to show a key anyone can recompute.
+
+This is *pseudonymisation*, not anonymisation: the reviews' text,
 times and items can still single a person out, and under the GDPR pseudonymised data are still
 personal data.
 """
@@ -19,10 +25,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import os
+import secrets
+import stat
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from textrec import config
 from textrec.data import schema
 from textrec.privacy import keys
 
@@ -49,10 +60,38 @@ def _keyed_hash(secret: bytes, user_id) -> str:
 
 
 def demo_key(seed: int = 42) -> str:
-    """A fixed, public key for course runs without a configured one (lessons 07 and 08, the
-    pipeline). Anyone can recompute it, so it protects nothing: a real deployment sets
-    ``TEXTREC_PSEUDONYM_KEY``."""
+    """A fixed, public key for lesson 07's explicit demo only. Anyone can recompute it, so it
+    protects nothing: exports use the configured key or :func:`installation_key`."""
     return hashlib.sha256(f"textrec demo pseudonym key {seed}".encode()).hexdigest()
+
+
+def installation_key_path() -> Path:
+    """Where :func:`installation_key` keeps this installation's key."""
+    return config.home() / "keys" / "pseudonym.key"
+
+
+def installation_key() -> tuple[str, Path]:
+    """(this installation's random pseudonym key, its file): made once with ``secrets`` (64
+    hex digits) in :func:`installation_key_path`, the folder and the file readable by their
+    owner only (modes 0700 and 0600; wider modes found later are narrowed)."""
+    path = installation_key_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(path.parent, stat.S_IRWXU)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass                          # made before (or by a concurrent process): read it
+    else:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    if stat.S_IMODE(path.stat().st_mode) != 0o600:
+        os.chmod(path, 0o600)
+    key = path.read_text().strip()
+    if len(key) < MIN_KEY_LENGTH:
+        raise ValueError(f"the installation key {path} holds {len(key)} characters; delete "
+                         "the file to make a new one (pseudonyms made with the old key will "
+                         "no longer match)")
+    return key, path
 
 
 def pseudonymize(user_id, key=None) -> str:

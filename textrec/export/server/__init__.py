@@ -22,11 +22,17 @@ non-finite ones as the tokens ``-Infinity``, ``Infinity`` and ``NaN`` (so an emp
 is ``-Infinity``); strings ``{"b64": ...}``-encoded in and, for outputs named ``*_bytes``, out.
 
 Errors are ``{"error": "..."}`` with status 400 (malformed or wrong request: bad JSON, unknown
-signature or input, wrong type or shape, k outside [1, max_k], an error from the graph), 404
-(unknown model, version or path), 405 (wrong method), 411 (no Content-Length), 413 (over a size
-limit: the body, rows per request, texts per row, characters per text; limits from the model
-card) or 500 (anything unexpected; the server keeps running). The checks this server adds to
-TF Serving's (size limits, k, unknown inputs) only make it stricter.
+signature or input, wrong type or shape, no rows or no texts, a body shorter than its
+Content-Length, k outside [1, max_k], an error from the graph, told without TensorFlow's node
+names), 404 (unknown model, version or path), 405 (wrong method), 408 (the client stalled
+mid-request for ``read_timeout`` seconds, 30 by default), 411 (no Content-Length), 413 (over a
+size or work limit: the body, rows per request, texts per row, characters per text, from the
+model card; texts and characters per request, ``request.SERVER_LIMITS``: 256 texts, padding
+included, and 200,000 characters), 503 (``max_concurrent`` model calls, 2 by default, are
+running and none finished within ``queue_timeout`` seconds, 30 by default; with
+``Retry-After``) or 500 (anything unexpected; the server keeps running). The checks this server
+adds to TF Serving's (size and work limits, k, unknown inputs) only make it stricter. The
+listen backlog is 128 connections (socketserver's default of 5 resets bursts of clients).
 
 There is no authentication: the server listens on loopback unless told otherwise, and warns then.
 
@@ -37,15 +43,20 @@ status codes) and ``lifecycle`` (starting and stopping a server).
 
 from textrec.export.server.errors import RequestError
 from textrec.export.server.handler import DRAIN_BYTES, ENDPOINTS, MAX_BODY_BYTES, ROUTES
-from textrec.export.server.lifecycle import (DEFAULT_HOST, DEFAULT_PORT, LOOPBACK_HOSTS,
-                                             ServerHandle, make_server, serve_forever,
-                                             server_url, start_server, usage)
-from textrec.export.server.model import DEFAULT_SIGNATURE, ServedModel, default_model_name
-from textrec.export.server.response import _json_values, to_json
+from textrec.export.server.lifecycle import (DEFAULT_HOST, DEFAULT_PORT, LISTEN_BACKLOG,
+                                             LOOPBACK_HOSTS, READ_TIMEOUT, ServerHandle,
+                                             make_server, serve_forever, server_url,
+                                             start_server, usage)
+from textrec.export.server.model import (DEFAULT_SIGNATURE, MAX_CONCURRENT, QUEUE_TIMEOUT,
+                                         ServedModel, default_model_name)
+from textrec.export.server.request import SERVER_LIMITS
+from textrec.export.server.response import _json_values as _json_values  # tests use it
+from textrec.export.server.response import to_json
 
 __all__ = [
     "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SIGNATURE", "DRAIN_BYTES", "ENDPOINTS",
-    "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "ROUTES", "RequestError", "ServedModel", "ServerHandle",
+    "LISTEN_BACKLOG", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "MAX_CONCURRENT", "QUEUE_TIMEOUT",
+    "READ_TIMEOUT", "ROUTES", "RequestError", "SERVER_LIMITS", "ServedModel", "ServerHandle",
     "default_model_name", "make_server", "serve_forever", "server_url", "start_server", "to_json",
     "usage",
 ]

@@ -14,7 +14,7 @@ from textrec.export.server.response import to_json
 
 MAX_BODY_BYTES = 1 << 20          # larger bodies get 413
 DRAIN_BYTES = 64 << 20            # an oversized body up to this is read (and dropped) before 413
-_MODEL = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>\d+))?"
+_MODEL = r"/v1/models/(?P<name>[^/:]+)(?:/versions/(?P<version>[0-9]+))?"
 ROUTES = [  # (pattern, allowed method, action)
     (re.compile(_MODEL + r":(?P<verb>[A-Za-z]+)", re.IGNORECASE), "POST", "predict"),
     (re.compile(_MODEL + r"/metadata", re.IGNORECASE), "GET", "metadata"),
@@ -28,7 +28,11 @@ class _Handler(BaseHTTPRequestHandler):
     """One request: route, answer in JSON, log one line. ``server.model`` is the ServedModel."""
 
     server_version = "textrec-serve"
-    timeout = 60   # seconds a client may stall mid-request
+
+    def setup(self):
+        # Seconds a client may stall mid-request (headers or body): ``server.read_timeout``.
+        self.timeout = self.server.read_timeout
+        super().setup()
 
     def do_GET(self):
         self._handle()
@@ -86,13 +90,45 @@ class _Handler(BaseHTTPRequestHandler):
             raise RequestError(413, f"the body has {length:,} bytes; the limit is "
                                     f"{self.server.max_body_bytes:,}")
         self._body_read = True
+        data = self._read_body(length)
         try:
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(data)
         except (ValueError, RecursionError) as error:
             raise RequestError(400, f"malformed JSON: {error}") from None
         if not isinstance(body, dict):
             raise RequestError(400, f"the body must be a JSON object, got {type(body).__name__}")
         return body
+
+    def _read_body(self, length: int) -> bytes:
+        """``length`` bytes of body: 408 unless all of it arrives within
+        ``server.read_timeout`` seconds (a client sending a byte now and then cannot hold a
+        thread either), 400 when the client closes the connection early."""
+        chunks, received = [], 0
+        limit = self.server.read_timeout
+        deadline = time.monotonic() + limit
+        try:
+            while received < length:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(length - received, 1 << 16))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestError(408, f"the body stopped after {received:,} of the {length:,} bytes "
+                                    f"its Content-Length announced: it did not arrive within "
+                                    f"{limit:g} s") from None
+        finally:
+            self.connection.settimeout(limit)
+        if received < length:
+            self.close_connection = True
+            raise RequestError(400, f"the body ended after {received:,} of the {length:,} bytes "
+                                    "its Content-Length announced")
+        return b"".join(chunks)
 
     def _discard_unread_body(self) -> None:
         """Read (and drop) a body refused unread: a client still sending it would otherwise see
@@ -104,11 +140,14 @@ class _Handler(BaseHTTPRequestHandler):
         if length > DRAIN_BYTES:
             self.close_connection = True
             return
-        while length > 0:
-            chunk = self.rfile.read(min(length, 1 << 16))
-            if not chunk:
-                break
-            length -= len(chunk)
+        try:
+            while length > 0:
+                chunk = self.rfile.read1(min(length, 1 << 16))
+                if not chunk:
+                    break
+                length -= len(chunk)
+        except OSError:   # a stalled or reset client: answer what we can, then close
+            self.close_connection = True
 
     def _send(self, status: int, payload: dict, headers: dict | None = None) -> None:
         body = to_json(payload)
@@ -133,6 +172,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_request(self, code="-", size="-"):
         """Replaced by :meth:`_log` (one line per request, with its duration)."""
+
+    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
+        """The base class's own lines (e.g. a request line that timed out), unless quiet."""
+        if not self.server.quiet:
+            super().log_message(format, *args)
 
     def _log(self, path: str, status: int, started: float) -> None:
         if not self.server.quiet:

@@ -11,32 +11,45 @@ import warnings
 from http.server import ThreadingHTTPServer
 
 from textrec.export.server.handler import MAX_BODY_BYTES, _Handler
-from textrec.export.server.model import ServedModel
+from textrec.export.server.model import MAX_CONCURRENT, QUEUE_TIMEOUT, ServedModel
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LISTEN_BACKLOG = 128      # connections the kernel queues before the server accepts them
+READ_TIMEOUT = 30.0       # seconds a client may stall mid-request before a 408
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    # socketserver's default backlog of 5 resets connections when 20 clients arrive together.
+    request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address, model: ServedModel, quiet: bool, max_body_bytes: int):
+    def __init__(self, address, model: ServedModel, quiet: bool, max_body_bytes: int,
+                 read_timeout: float):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.model, self.quiet, self.max_body_bytes = model, quiet, int(max_body_bytes)
+        self.read_timeout = float(read_timeout)
         super().__init__(address, _Handler)
 
 
 def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                 model_name: str | None = None, quiet: bool = False,
-                max_body_bytes: int = MAX_BODY_BYTES) -> _Server:
-    """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port."""
+                max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT,
+                max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT
+                ) -> _Server:
+    """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port.
+
+    ``read_timeout``: seconds a client may stall mid-request (408); ``max_concurrent``: model
+    calls run at once; ``queue_timeout``: seconds a request waits for one of them (then 503).
+    """
     if host not in LOOPBACK_HOSTS:
         warnings.warn(f"serving on {host}: this server has no authentication and no TLS; anyone "
                       "who can reach the port can query the model", stacklevel=3)
-    model = ServedModel(export_dir, model_name)
-    return _Server((host, port), model, quiet, max_body_bytes)
+    model = ServedModel(export_dir, model_name, max_concurrent=max_concurrent,
+                        queue_timeout=queue_timeout)
+    return _Server((host, port), model, quiet, max_body_bytes, read_timeout)
 
 
 def server_url(server: _Server) -> str:

@@ -5,6 +5,7 @@ to the status, metadata and ``:predict`` requests (JSON in the formats of the pa
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 
 import tensorflow as tf
@@ -15,11 +16,14 @@ from textrec.export import card as card_module
 from textrec.export.build import DEFAULT_NAME
 from textrec.export.reload import load_export, version_folder
 from textrec.export.server.errors import RequestError
-from textrec.export.server.request import (_check_batch, _check_limits, _named_inputs,
-                                           _request_format, _rows_to_columns, _to_array)
+from textrec.export.server.request import (SERVER_LIMITS, _check_batch, _check_limits,
+                                           _named_inputs, _request_format, _rows_to_columns,
+                                           _to_array)
 from textrec.export.server.response import _columns_response, _json_values, _rows_response
 
 DEFAULT_SIGNATURE = "serving_default"
+MAX_CONCURRENT = 2        # model calls at once; more requests wait for a free slot
+QUEUE_TIMEOUT = 30.0      # seconds a request waits for a slot before a 503
 
 
 def _signature_defs(path: Path) -> dict:
@@ -52,15 +56,23 @@ class ServedModel:
     Args:
       export_dir: ``<folder>/<name>`` (its newest version is served) or a version folder.
       model_name: the name in the URLs (default: see :func:`default_model_name`).
+      max_concurrent: model calls that run at once; a request waits for a free slot at most
+        ``queue_timeout`` seconds, then gets 503. With the per-request work limits
+        (``limits``), one client cannot hold the model for long, nor all of it.
     """
 
-    def __init__(self, export_dir, model_name: str | None = None):
+    def __init__(self, export_dir, model_name: str | None = None, *,
+                 max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT):
+        if int(max_concurrent) < 1:
+            raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self.path = version_folder(export_dir)
         self.card = card_module.read_card(self.path)
         self.name = model_name or default_model_name(self.path, self.card)
         self.version = int(self.path.name) if self.path.name.isdigit() else int(
             self.card.get("version", 1))
-        self.limits = {**card_module.LIMITS, **self.card.get("limits", {})}
+        self.limits = {**card_module.LIMITS, **SERVER_LIMITS, **self.card.get("limits", {})}
+        self.max_concurrent, self.queue_timeout = int(max_concurrent), float(queue_timeout)
+        self.work_slots = threading.BoundedSemaphore(self.max_concurrent)
         self.loaded = load_export(self.path)
         self.signature_defs = _signature_defs(self.path)
 
@@ -76,8 +88,13 @@ class ServedModel:
         """404 unless the URL names this model (and, if any, this version)."""
         if name != self.name:
             raise RequestError(404, f"model {name!r} not found; this server serves {self.name!r}")
-        if version is not None and int(version) != self.version:
-            raise RequestError(404, f"version {int(version)} of model {name!r} not found; "
+        if version is None:
+            return
+        # Compared as text: int() of a 5,000-digit string raises (Python's digit limit).
+        digits = version.lstrip("0") or "0"
+        if digits != str(self.version):
+            shown = digits if len(digits) <= 20 else f"{digits[:20]}... ({len(digits):,} digits)"
+            raise RequestError(404, f"version {shown} of model {name!r} not found; "
                                     f"available: [{self.version}]")
 
     def status(self) -> dict:
@@ -108,16 +125,38 @@ class ServedModel:
                   for name, value in columns.items()}
         _check_batch(arrays)
         _check_limits(arrays, self.limits)
-        try:
-            outputs = self.loaded.signatures[signature](
-                **{name: tf.constant(array, specs[name][0]) for name, array in arrays.items()})
-        except tf.errors.InvalidArgumentError as error:
-            raise RequestError(400, _graph_error(error.message)) from error
+        outputs = self._call(signature, {name: tf.constant(array, specs[name][0])
+                                         for name, array in arrays.items()})
         plain = {name: _json_values(name, tensor.numpy()) for name, tensor in outputs.items()}
         return _rows_response(plain) if row_format else _columns_response(plain)
 
 
+    def _call(self, signature: str, tensors: dict) -> dict:
+        """The signature on ``tensors`` in one of the ``max_concurrent`` slots (503 when none
+        frees up within ``queue_timeout`` seconds)."""
+        if not self.work_slots.acquire(timeout=self.queue_timeout):
+            raise RequestError(503, f"the server is busy: {self.max_concurrent} requests are "
+                                    f"being computed and none finished within "
+                                    f"{self.queue_timeout:g} s; retry later",
+                               {"Retry-After": "1"})
+        try:
+            return self.loaded.signatures[signature](**tensors)
+        except tf.errors.InvalidArgumentError as error:
+            raise RequestError(400, _graph_error(error.message)) from error
+        finally:
+            self.work_slots.release()
+
+
 def _graph_error(message: str) -> str:
-    """The graph's own words of a failed ``tf.debugging`` assertion, else the whole message."""
+    """The graph's own words of a failed ``tf.debugging`` assertion; otherwise the first line
+    of TensorFlow's message without its node and op names (internal, and no help to a client).
+    """
     assertion = re.search(r"assertion failed: \[([^\]]*)\]", message)
-    return f"the model refused the request: {assertion[1]}" if assertion else message.strip()
+    if assertion:
+        return f"the model refused the request: {assertion[1]}"
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = re.sub(r"\{\{[^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\]"
+                   r"|\b(?:node|op)\s+'?[\w/.:-]+'?", "", first, flags=re.IGNORECASE)
+    first = re.sub(r"\s+", " ", first).strip(" :;,.")
+    return ("the model cannot compute this request (check the inputs' shapes and values)"
+            + (f": {first}" if first else ""))

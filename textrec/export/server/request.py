@@ -12,6 +12,11 @@ import tensorflow as tf
 
 from textrec.export.server.errors import RequestError
 
+# Work limits per request, on top of the model card's shape limits (max_batch rows,
+# max_texts_per_row, max_text_chars): the encoder's cost grows with the number of texts and
+# their length, so a legal shape (256 rows x 32 texts) could cost minutes of CPU.
+SERVER_LIMITS = {"max_texts_per_request": 256, "max_chars_per_request": 200_000}
+
 
 def _request_format(request: dict) -> bool:
     """True for the row format ("instances"), False for the columnar one ("inputs")."""
@@ -175,16 +180,24 @@ def _check_batch(arrays: dict) -> None:
 
 
 def _check_limits(arrays: dict, limits: dict) -> None:
-    """413 past the model card's size limits, 400 for a k outside [1, max_k]."""
-    rows = max((array.shape[0] for array in arrays.values() if array.ndim), default=0)
+    """400 for a request with no rows or no texts, 413 past the size and work limits, 400 for
+    a k outside [1, max_k]."""
+    batched = [array.shape[0] for array in arrays.values() if array.ndim]
+    if batched and min(batched) == 0:
+        raise RequestError(400, "the request has no rows: send at least one")
+    rows = max(batched, default=0)
     if rows > limits["max_batch"]:
         raise RequestError(413, f"{rows} rows in one request; the limit is {limits['max_batch']}")
     text = arrays.get("text")
+    if text is not None and text.ndim == 2 and text.shape[1] == 0:
+        raise RequestError(400, "input 'text' holds no text: give each row at least one (\"\" "
+                                "for a row without text)")
     if text is not None and text.ndim == 2 and text.shape[1] > limits["max_texts_per_row"]:
         raise RequestError(413, f"{text.shape[1]} texts per row; the limit is "
                                 f"{limits['max_texts_per_row']}")
     if text is not None:
         _check_text_lengths(text, limits["max_text_chars"])
+        _check_work(text, limits)
     k, max_k = arrays.get("k"), limits.get("max_k")
     if k is not None and max_k is not None and k.size and (k.min() < 1 or k.max() > max_k):
         row = int(np.flatnonzero((k < 1) | (k > max_k))[0])
@@ -198,3 +211,23 @@ def _check_text_lengths(text: np.ndarray, max_chars: int) -> None:
         if len(item) > max_chars and len(item.decode("utf-8", "replace")) > max_chars:
             raise RequestError(413, f"the text at {list(position)} is longer than {max_chars:,} "
                                     "characters")
+
+
+def _check_work(text: np.ndarray, limits: dict) -> None:
+    """413 when the request's texts together are more work than one request may ask for."""
+    shape = " x ".join(str(n) for n in text.shape)
+    max_texts = limits.get("max_texts_per_request")
+    if max_texts is not None and text.size > max_texts:
+        raise RequestError(413, f"the request holds {text.size:,} texts ({shape}, padding "
+                                f"included); the limit is {max_texts:,} texts per request: "
+                                "split it into smaller requests")
+    max_chars = limits.get("max_chars_per_request")
+    if max_chars is None:
+        return
+    # UTF-8 has at least one byte per character: decode only when the bytes are over.
+    if sum(len(item) for item in text.flat) > max_chars:
+        chars = sum(len(item.decode("utf-8", "replace")) for item in text.flat)
+        if chars > max_chars:
+            raise RequestError(413, f"the request's texts hold {chars:,} characters together; "
+                                    f"the limit is {max_chars:,} per request: split it into "
+                                    "smaller requests")
