@@ -90,12 +90,21 @@ def _grade(args) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _serve(args) -> int:
     from textrec.export import server
 
     try:
         server.serve_forever(args.export_dir, args.host, args.port, model_name=args.model_name,
-                             quiet=args.quiet, max_body_bytes=args.max_body_bytes)
+                             quiet=args.quiet, max_body_bytes=args.max_body_bytes,
+                             read_timeout=args.read_timeout, max_concurrent=args.max_concurrent,
+                             queue_timeout=args.queue_timeout)
     except FileNotFoundError:
         raise
     except OSError as error:   # the port is taken, the host is not this machine's...
@@ -109,8 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     pipeline = commands.add_parser("pipeline", help="run the course end to end and write reports/")
     pipeline.add_argument("--data", help="'synthetic' (default), a registry name or a review file")
-    pipeline.add_argument("--profile", choices=["quick", "full"], help="default: TEXTREC_PROFILE or auto")
-    pipeline.add_argument("--reports", help="report folder (default: TEXTREC_REPORTS or <home>/reports)")
+    pipeline.add_argument("--profile", choices=["quick", "full"],
+                          help="default: TEXTREC_PROFILE or auto")
+    pipeline.add_argument("--reports",
+                          help="report folder (default: TEXTREC_REPORTS or <home>/reports)")
     pipeline.add_argument("--stages", help="comma-separated stage names (default: all)")
     pipeline.set_defaults(func=_pipeline)
     env = commands.add_parser("env", help="show versions, profile and paths")
@@ -163,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--model-name", help="name in the URLs (default: the export folder's name)")
     serve.add_argument("--max-body-bytes", type=int, default=1 << 20,
                        help="larger request bodies get 413 (default 1 MiB)")
+    serve.add_argument("--read-timeout", type=float, default=30.0,
+                       help="seconds a client may take to send its request before a 408 "
+                            "(default 30)")
+    serve.add_argument("--max-concurrent", type=_positive_int, default=2,
+                       help="model calls run at once; other requests wait (default 2)")
+    serve.add_argument("--queue-timeout", type=float, default=30.0,
+                       help="seconds a request waits for a free model slot before a 503 "
+                            "(default 30)")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
     return parser
