@@ -52,6 +52,9 @@ def fit_model(model_fn, train_dataset, validation_dataset=None, epochs: int | No
       callbacks: extra Keras callbacks.
       seed: seeds Python, NumPy and TensorFlow first (None: leave them).
 
+    On a GPU, the profile's switches for the "joint" workload (``config.acceleration``) apply
+    to every model built here; XLA only to batches without strings.
+
     Returns:
       The Keras ``History``: ``history.model`` is the trained model, ``history.history`` holds
       the logged metrics per epoch, with ``epoch_seconds`` among them.
