@@ -168,6 +168,8 @@ def run_notebook(entry: dict, env: dict, run_dir: Path, timeout: int) -> dict:
         except subprocess.TimeoutExpired as error:
             status, log = "timeout", _text(error.stdout) + _text(error.stderr)
     seconds = time.perf_counter() - start
+    (run_dir / "logs").mkdir(exist_ok=True)
+    (run_dir / "logs" / f"{entry['kind']}-{stem}.log").write_text(log)
     cells = {key: int(n) for n, key in re.findall(r"(\d+) (passed|failed|error)", log)}
     found = json.loads(headline.read_text()) if headline.is_file() else {}
     return {**{k: entry[k] for k in ("notebook", "kind", "data")}, "status": status,
