@@ -11,7 +11,7 @@ STAMP := $(VENV)/.textrec-installed
 PROFILE ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: run test install lab exercises check-exercises clean
+.PHONY: run test install lab exercises check-exercises clean gpu-check
 
 install: $(STAMP)
 
@@ -39,6 +39,15 @@ exercises: $(STAMP)
 
 check-exercises: $(STAMP)
 	$(BIN)/textrec exercises --check
+
+# Every notebook and solution in the full profile on a GPU, timed, with peak GPU memory and each
+# lesson's headline -> benchmarks/results/full_profile.{md,json}. Refuses without a GPU.
+#   make gpu-check DATA=/path/to/reviews_Musical_Instruments_5.json.gz GPU_CHECK_ARGS="--ab"
+#   make gpu-check GPU_CHECK_ARGS=--dry-run
+DATA ?=
+GPU_CHECK_ARGS ?=
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/full_profile.py $(if $(DATA),--data $(DATA)) $(GPU_CHECK_ARGS)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/

@@ -52,6 +52,9 @@ def fit_model(model_fn, train_dataset, validation_dataset=None, epochs: int | No
       callbacks: extra Keras callbacks.
       seed: seeds Python, NumPy and TensorFlow first (None: leave them).
 
+    On a GPU, the profile's switches for the "joint" workload (``config.acceleration``) apply
+    to every model built here; XLA only to batches without strings.
+
     Returns:
       The Keras ``History``: ``history.model`` is the trained model, ``history.history`` holds
       the logged metrics per epoch, with ``epoch_seconds`` among them.
@@ -63,8 +66,10 @@ def fit_model(model_fn, train_dataset, validation_dataset=None, epochs: int | No
     if seed is not None:
         config.set_seeds(seed)
     strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
+    switches = config.acceleration("joint")  # mixed precision / XLA: only on a GPU
+    with strategy.scope(), config.mixed_precision(switches.mixed_precision):
         model = model_fn()
-        model.compile(optimizer=make_optimizer(optimizer, learning_rate))
+        model.compile(optimizer=make_optimizer(optimizer, learning_rate),
+                      jit_compile=config.xla_applies(switches, train_dataset.element_spec))
     return model.fit(train_dataset, validation_data=validation_dataset, epochs=epochs,
                      callbacks=[EpochTimer(), *(callbacks or [])], verbose=verbose)

@@ -82,7 +82,8 @@ def train(model, features: dict, sampling_rate: float, epochs: float,
     private = noise_multiplier is not None
     dp_model = DPModel(model, l2_norm_clip if private else None, noise_multiplier or 0.0,
                        sampling_rate * n_units if private else None, clipping, seed=seed)
-    dp_model.compile(optimizer=make_optimizer(optimizer, learning_rate))
+    xla = config.xla_applies(config.acceleration("dp_sgd"), dataset.element_spec)  # GPU only
+    dp_model.compile(optimizer=make_optimizer(optimizer, learning_rate), jit_compile=xla)
     history = dp_model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=verbose)
     dp_model.steps = steps  # what the accountant must be told
     return dp_model, history

@@ -149,7 +149,9 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
         new_texts, new_labels = augment_texts(texts, labels, seed=seed, **options)
         texts, labels, n_augmented = texts + new_texts, np.r_[labels, new_labels], len(new_texts)
 
-    tokenizer, model, encoder_name = load_classifier(encoder)
+    switches = config.acceleration("finetune")  # mixed precision / XLA: only on a GPU
+    with config.mixed_precision(switches.mixed_precision):
+        tokenizer, model, encoder_name = load_classifier(encoder)
     train_data, _ = length_batches(tokenizer, texts, labels, batch_size=batch_size,
                                    max_length=max_length, seed=seed)
     rounds = epochs * evaluations_per_epoch
@@ -159,6 +161,7 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
         loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         weighted_metrics=[],  # accuracy counts every text once; only the loss is weighted
+        jit_compile=switches.xla,
     )
     fit_options = {}
     if validation_frame is not None:
@@ -172,7 +175,8 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
     settings = {"max_examples": max_examples, "epochs": epochs, "batch_size": batch_size,
                 "learning_rate": learning_rate, "augment": augment, "seed": seed,
                 "balance_classes": balance_classes, "steps": rounds * steps_per_round,
-                "evaluations_per_epoch": evaluations_per_epoch}
+                "evaluations_per_epoch": evaluations_per_epoch,
+                "mixed_precision": switches.mixed_precision, "xla": switches.xla}
     return FineTuneResult(
         model=model, tokenizer=tokenizer, encoder_name=encoder_name,
         history={key: [float(v) for v in values] for key, values in history.history.items()},
