@@ -1,0 +1,58 @@
+"""Lesson 09: explanations (why this item) and the feedback loop over time (replay, drift).
+
+Above ``textrec.evaluation`` (it reads its metrics and models); only the pipeline, the export
+and the grading import it.
+"""
+
+from textrec.feedback.drift import interest_drift, item_mix_drift, js_divergence, retrain_value
+from textrec.feedback.explain import (
+    CollaborativeExplainer,
+    Explanation,
+    ReviewIndex,
+    TextExplainer,
+    cited_review,
+    contributions,
+    history_contributions,
+    removal_drops,
+    shared_phrases,
+)
+from textrec.feedback.faithfulness import (
+    Faithfulness,
+    collaborative_faithfulness,
+    text_faithfulness,
+)
+from textrec.feedback.replay import (
+    KINDS,
+    Period,
+    Replay,
+    ReplayResult,
+    Schedule,
+    default_schedules,
+    replay_periods,
+)
+
+__all__ = [
+    "KINDS",
+    "CollaborativeExplainer",
+    "Explanation",
+    "Faithfulness",
+    "Period",
+    "Replay",
+    "ReplayResult",
+    "ReviewIndex",
+    "Schedule",
+    "TextExplainer",
+    "cited_review",
+    "collaborative_faithfulness",
+    "contributions",
+    "default_schedules",
+    "history_contributions",
+    "interest_drift",
+    "item_mix_drift",
+    "js_divergence",
+    "removal_drops",
+    "replay_periods",
+    "retrain_value",
+    "shared_phrases",
+    "text_faithfulness",
+]
