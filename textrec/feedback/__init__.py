@@ -13,6 +13,8 @@ from textrec.feedback.explain import (
     cited_review,
     contributions,
     history_contributions,
+    phrase_counts,
+    rank_shared,
     removal_drops,
     shared_phrases,
 )
@@ -50,6 +52,8 @@ __all__ = [
     "interest_drift",
     "item_mix_drift",
     "js_divergence",
+    "phrase_counts",
+    "rank_shared",
     "removal_drops",
     "replay_periods",
     "retrain_value",

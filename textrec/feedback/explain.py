@@ -77,6 +77,15 @@ def history_contributions(history, weights, item: int) -> np.ndarray:
     return np.asarray(weights)[history, int(item)].astype(np.float64)
 
 
+def phrase_counts(texts) -> collections.Counter:
+    """How often each candidate phrase (:func:`textrec.interests.candidate_phrases`) occurs in
+    ``texts``."""
+    counted = collections.Counter()
+    for text in texts:
+        counted.update(phrases_module.candidate_phrases(text if isinstance(text, str) else ""))
+    return counted
+
+
 def shared_phrases(user_texts, item_texts, top_n: int = 3, embedder=None, target=None
                    ) -> list[str]:
     """Key phrases that occur both in ``user_texts`` and in ``item_texts``, best first.
@@ -84,13 +93,13 @@ def shared_phrases(user_texts, item_texts, top_n: int = 3, embedder=None, target
     With ``embedder`` and ``target`` (a unit vector [dim], e.g. ``u + v`` scaled) they are
     ranked by cosine to ``target``; otherwise by total count, then length, then alphabetically.
     """
-    def counts(texts):
-        counted = collections.Counter()
-        for text in texts:
-            counted.update(phrases_module.candidate_phrases(text if isinstance(text, str) else ""))
-        return counted
+    return rank_shared(phrase_counts(user_texts), phrase_counts(item_texts), top_n, embedder,
+                       target)
 
-    user_counts, item_counts = counts(user_texts), counts(item_texts)
+
+def rank_shared(user_counts, item_counts, top_n: int = 3, embedder=None, target=None
+                ) -> list[str]:
+    """:func:`shared_phrases` from phrase counts (:func:`phrase_counts`)."""
     shared = sorted(set(user_counts) & set(item_counts))
     if not shared:
         return []
@@ -125,6 +134,21 @@ class ReviewIndex:
         frame = reviews.reset_index(drop=True)
         return cls(frame, vectors, weights, _rows_by(frame, schema.USER),
                    _rows_by(frame, schema.ITEM))
+
+    def __post_init__(self):
+        self.authors = self.frame[schema.USER].to_numpy() if len(self.frame) else np.zeros(0)
+        self._phrases: dict[int, collections.Counter] = {}
+
+    def phrases(self, rows) -> collections.Counter:
+        """Candidate-phrase counts over the reviews ``rows`` (each review's are kept once
+        computed)."""
+        total = collections.Counter()
+        for row in rows:
+            row = int(row)
+            if row not in self._phrases:
+                self._phrases[row] = phrase_counts([self.text(row)])
+            total.update(self._phrases[row])
+        return total
 
     def user_rows(self, user_id) -> np.ndarray:
         return self.by_user.get(user_id, np.zeros(0, np.int64))
@@ -210,7 +234,7 @@ class TextExplainer:
             explanation.user_review = self.reviews.text(row)
             explanation.user_review_cosine = float(self.reviews.vectors[row] @ item_vector)
         item_rows = self.reviews.item_rows(item_id)
-        item_rows = item_rows[self.reviews.frame[schema.USER].to_numpy()[item_rows] != user_id]
+        item_rows = item_rows[self.reviews.authors[item_rows] != user_id]
         if len(item_rows) and np.any(user_vector):
             nearest = item_rows[int(np.argmax(self.reviews.vectors[item_rows] @ user_vector))]
             explanation.item_review = self.reviews.text(nearest)
@@ -218,11 +242,10 @@ class TextExplainer:
         if len(user_rows) and len(item_rows):
             target = user_vector + item_vector
             norm = np.linalg.norm(target)
-            user_texts = [self.reviews.text(r) for r in user_rows]
-            item_texts = [self.reviews.text(r) for r in item_rows]
             target = target / norm if norm > 0 else None
-            explanation.phrases = shared_phrases(user_texts, item_texts, self.n_phrases,
-                                                 self.embedder, target)
+            explanation.phrases = rank_shared(self.reviews.phrases(user_rows),
+                                              self.reviews.phrases(item_rows), self.n_phrases,
+                                              self.embedder, target)
         return explanation
 
 
