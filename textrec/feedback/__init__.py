@@ -32,12 +32,21 @@ from textrec.feedback.replay import (
     default_schedules,
     replay_periods,
 )
+from textrec.feedback.study import (
+    FeedbackStudy,
+    explanation_faithfulness,
+    explanation_latency,
+    pooled_means,
+    run_study,
+    summary_metrics,
+)
 
 __all__ = [
     "KINDS",
     "CollaborativeExplainer",
     "Explanation",
     "Faithfulness",
+    "FeedbackStudy",
     "Period",
     "Replay",
     "ReplayResult",
@@ -48,15 +57,20 @@ __all__ = [
     "collaborative_faithfulness",
     "contributions",
     "default_schedules",
+    "explanation_faithfulness",
+    "explanation_latency",
     "history_contributions",
     "interest_drift",
     "item_mix_drift",
     "js_divergence",
     "phrase_counts",
+    "pooled_means",
     "rank_shared",
     "removal_drops",
     "replay_periods",
     "retrain_value",
+    "run_study",
     "shared_phrases",
+    "summary_metrics",
     "text_faithfulness",
 ]
