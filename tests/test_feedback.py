@@ -115,3 +115,44 @@ def test_drift_tables():
     # at period 0's start nothing moved since the cut-off
     assert interests["cos(cut-off, start)"].iloc[0] == pytest.approx(1.0)
     assert interests["cos(cut-off, start)"].iloc[1] < 1.0
+
+
+class _HashingEmbedder:
+    """A stand-in encoder: a fixed random unit vector per distinct text (no TensorFlow)."""
+
+    dim = 16
+
+    def embed(self, texts, **options):
+        import zlib
+
+        rows = [np.random.default_rng(zlib.crc32(t.encode())).normal(size=self.dim)
+                for t in texts]
+        rows = np.array(rows, np.float32).reshape(-1, self.dim)
+        return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-9)
+
+
+def test_the_feedback_stage_reports_faithfulness_and_the_replay(tmp_path):
+    from textrec import interests
+    from textrec.data.prepare import prepare_data
+    from textrec.pipeline.feedback_stage import feedback_stage
+    from textrec.pipeline.state import PipelineState
+
+    state = PipelineState(source="synthetic", profile="quick", seed=0, reports=tmp_path,
+                          progress=False)
+    (tmp_path / "figures").mkdir()
+    state.embedder = _HashingEmbedder()
+    prepared = prepare_data("synthetic", profile="quick", seed=0)
+    state.put("data", prepared=prepared)
+    train_vectors = interests.embed_texts(state.embedder, prepared.split.train[schema.TEXT])
+    state.put("interests", review_vectors=train_vectors, description_vectors=None)
+    section = feedback_stage(state)
+    assert section.startswith("## Explanations and the feedback loop")
+    assert "text live - text frozen" in section and "(tmp" not in section
+    assert (tmp_path / "figures" / "feedback_replay.png").is_file()
+    study = state.feedback_study
+    assert set(study.replay.names) >= {"text frozen", "text live", "EASE frozen"}
+    assert {"replay ndcg@10 gain, live vs frozen", "faithfulness ratio (text-only)"} <= set(
+        state.metrics)
+    # the replay's window runs over every review, the explanations over the train split only
+    assert study.window["last review"] == pd.Timestamp(
+        int(prepared.reviews[schema.TIMESTAMP].max()), unit="s").strftime("%Y-%m-%d")
