@@ -100,7 +100,7 @@ def shared_phrases(user_texts, item_texts, top_n: int = 3, embedder=None, target
 def rank_shared(user_counts, item_counts, top_n: int = 3, embedder=None, target=None
                 ) -> list[str]:
     """:func:`shared_phrases` from phrase counts (:func:`phrase_counts`)."""
-    shared = sorted(set(user_counts) & set(item_counts))
+    shared = sorted(user_counts.keys() & item_counts.keys())
     if not shared:
         return []
     if embedder is not None and target is not None:
@@ -137,17 +137,18 @@ class ReviewIndex:
 
     def __post_init__(self):
         self.authors = self.frame[schema.USER].to_numpy() if len(self.frame) else np.zeros(0)
-        self._phrases: dict[int, collections.Counter] = {}
+        self.texts = (self.frame[schema.TEXT].to_numpy(object) if schema.TEXT in self.frame
+                      else np.full(len(self.frame), "", object))
+        self._phrases: dict = {}
 
-    def phrases(self, rows) -> collections.Counter:
-        """Candidate-phrase counts over the reviews ``rows`` (each review's are kept once
-        computed)."""
-        total = collections.Counter()
-        for row in rows:
-            row = int(row)
-            if row not in self._phrases:
-                self._phrases[row] = phrase_counts([self.text(row)])
-            total.update(self._phrases[row])
+    def phrases(self, rows, key=None) -> collections.Counter:
+        """Candidate-phrase counts over the reviews ``rows``; with a ``key`` (e.g. ("user",
+        id)) the counts are kept and returned again for the same key."""
+        if key is not None and key in self._phrases:
+            return self._phrases[key]
+        total = phrase_counts(self.texts[np.asarray(rows, np.int64)])
+        if key is not None:
+            self._phrases[key] = total
         return total
 
     def user_rows(self, user_id) -> np.ndarray:
@@ -157,7 +158,7 @@ class ReviewIndex:
         return self.by_item.get(item_id, np.zeros(0, np.int64))
 
     def text(self, row: int) -> str:
-        return str(self.frame[schema.TEXT].iat[row])
+        return str(self.texts[row])
 
 
 def _rows_by(frame: pd.DataFrame, column: str) -> dict:
@@ -233,8 +234,8 @@ class TextExplainer:
             row = user_rows[cited]
             explanation.user_review = self.reviews.text(row)
             explanation.user_review_cosine = float(self.reviews.vectors[row] @ item_vector)
-        item_rows = self.reviews.item_rows(item_id)
-        item_rows = item_rows[self.reviews.authors[item_rows] != user_id]
+        all_item_rows = self.reviews.item_rows(item_id)
+        item_rows = all_item_rows[self.reviews.authors[all_item_rows] != user_id]
         if len(item_rows) and np.any(user_vector):
             nearest = item_rows[int(np.argmax(self.reviews.vectors[item_rows] @ user_vector))]
             explanation.item_review = self.reviews.text(nearest)
@@ -243,9 +244,11 @@ class TextExplainer:
             target = user_vector + item_vector
             norm = np.linalg.norm(target)
             target = target / norm if norm > 0 else None
-            explanation.phrases = rank_shared(self.reviews.phrases(user_rows),
-                                              self.reviews.phrases(item_rows), self.n_phrases,
-                                              self.embedder, target)
+            others_only = len(item_rows) == len(all_item_rows)  # the user never reviewed it
+            explanation.phrases = rank_shared(
+                self.reviews.phrases(user_rows, ("user", user_id)),
+                self.reviews.phrases(item_rows, ("item", item_id) if others_only else None),
+                self.n_phrases, self.embedder, target)
         return explanation
 
 

@@ -68,7 +68,9 @@ def explanation_faithfulness(train: pd.DataFrame, items: pd.DataFrame, train_vec
 def explanation_latency(model, reviews, seen, k: int = 10, explained: int = 3,
                         n_users: int = 200) -> dict:
     """Mean milliseconds per user to serve the top ``k`` (NumPy) and to serve and explain the
-    top ``explained`` (phrases ranked by count), after one warm-up pass each."""
+    top ``explained`` (phrases ranked by count), after one warm-up pass each. The warm-up
+    computes each user's and item's phrase counts, which are then kept (a server would compute
+    them offline); ``first pass ms`` is that cold pass, per user."""
     explainer = explain.TextExplainer(reviews, model.users, model.items)
     users = model.users.ids[:n_users]
     rows, seen_lists = model.users.position(), seen.lists()
@@ -87,11 +89,11 @@ def explanation_latency(model, reviews, seen, k: int = 10, explained: int = 3,
             function(user)
         return (time.perf_counter() - start) / max(len(users), 1) * 1000
 
-    for function in (serve, serve_and_explain):
-        per_user(function)
+    per_user(serve)
+    cold = per_user(serve_and_explain)
     serving, explaining = per_user(serve), per_user(serve_and_explain)
     return {"users": int(len(users)), "serve ms": serving, "serve and explain ms": explaining,
-            "added ms": explaining - serving}
+            "added ms": explaining - serving, "first pass ms": cold}
 
 
 def run_study(reviews: pd.DataFrame, all_vectors, train: pd.DataFrame, items: pd.DataFrame,
