@@ -100,6 +100,11 @@ def _json(data, study) -> dict:
                 orient="records")}
 
 
+def _difference(comparison) -> str:
+    return (f"{comparison['difference']:+.4f} [{comparison['low']:+.4f}, "
+            f"{comparison['high']:+.4f}]")
+
+
 def _verdict(comparison) -> str:
     if comparison["low"] > 0:
         return "met (interval above 0)"
@@ -115,9 +120,12 @@ def _report(data, study, embed_seconds, study_seconds, args) -> str:
 
     faith = pd.DataFrame([{"model": name, **r.summary()} for name, r in
                           study.faithfulness.items()]).drop(columns="evidence")
-    live = study.comparisons.set_index(["a", "b"]).loc[("text live", "text frozen")]
-    retrain = study.comparisons.set_index(["a", "b"]).loc[("text live + retrain every 1",
-                                                           "text live")]
+    paired = study.comparisons.set_index(["a", "b", "users"])
+    live = paired.loc[("text live", "text frozen", "all")]
+    known = paired.loc[("text live", "text frozen", "known")]
+    new = paired.loc[("text live", "text frozen", "new")]
+    guarded = paired.loc[("text live, popular under 3 reviews", "text frozen", "all")]
+    retrain = paired.loc[("text live + retrain every 1", "text live", "all")]
     ratio_text = study.faithfulness["text-only (cited review)"]
     ratio_ease = study.faithfulness["EASE (cited history item)"]
     added = study.latency["added ms"]
@@ -138,7 +146,10 @@ def _report(data, study, embed_seconds, study_seconds, args) -> str:
         f"- Live updates >= frozen on replay NDCG@10: {live['mean_a']:.4f} vs "
         f"{live['mean_b']:.4f}, difference {live['difference']:+.4f} [{live['low']:+.4f}, "
         f"{live['high']:+.4f}] over {live['n_users']} (period, user) pairs: "
-        f"**{_verdict(live)}**.",
+        f"**{_verdict(live)}**. Users who wrote before the cut-off: "
+        f"{_difference(known)} ({known['n_users']} pairs); users new since: {_difference(new)} "
+        f"({new['n_users']} pairs). Live vectors, but popularity for users with fewer than 3 "
+        f"reviews: {_difference(guarded)} against frozen (**{_verdict(guarded)}**).",
         f"- Retrain every period vs live: {retrain['difference']:+.4f} [{retrain['low']:+.4f}, "
         f"{retrain['high']:+.4f}] NDCG@10 (the schedule's gain; per period below).",
         f"- Faithfulness ratio >= 2: text-only {ratio_text.ratio:.2f} "
@@ -167,10 +178,10 @@ def _report(data, study, embed_seconds, study_seconds, args) -> str:
         "",
         _frame_markdown(feedback.pooled_means(study)),
         "",
-        "Paired differences (a - b):",
+        "Paired differences (a - b); users: all, known (wrote before the cut-off) or new:",
         "",
-        _frame_markdown(study.comparisons[["a", "b", "mean_a", "mean_b", "difference", "low",
-                                           "high", "p_value", "n_users"]]),
+        _frame_markdown(study.comparisons[["a", "b", "users", "mean_a", "mean_b", "difference",
+                                           "low", "high", "p_value", "n_users"]]),
         "",
         "## Drift and when a retrain pays",
         "",

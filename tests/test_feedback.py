@@ -156,3 +156,23 @@ def test_the_feedback_stage_reports_faithfulness_and_the_replay(tmp_path):
     # the replay's window runs over every review, the explanations over the train split only
     assert study.window["last review"] == pd.Timestamp(
         int(prepared.reviews[schema.TIMESTAMP].max()), unit="s").strftime("%Y-%m-%d")
+
+
+def test_min_reviews_keeps_popularity_and_groups_split_known_from_new_users():
+    frame, vectors = _reviews()
+    replay = feedback.Replay(frame, vectors, cutoff_quantile=0.5, n_periods=2)
+    second = replay.periods[1]  # at 7: u1 has 2 reviews, u2 3, u3 1
+    guarded = feedback.Schedule("guarded", live=True, min_reviews=3)
+    scores = replay.scores(guarded, second)
+    popularity = replay.popularity(replay.cutoff)  # before 5: a 2, b 0, c 2 -> (1, 0, 1)
+    np.testing.assert_allclose(scores[0], popularity)
+    np.testing.assert_allclose(scores[2], popularity)
+    assert not np.allclose(scores[1], popularity)
+    with pytest.raises(ValueError, match="min_reviews"):
+        feedback.Schedule("bad", min_reviews=0)
+    result = replay.run([feedback.Schedule("live", live=True)])
+    # everyone here wrote before the cut-off (t < 5): no new users
+    assert len(result.pooled("live", "known")) == len(result.pooled("live"))
+    assert len(result.pooled("live", "new")) == 0
+    with pytest.raises(ValueError, match="group"):
+        result.pooled("live", "old")

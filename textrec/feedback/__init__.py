@@ -24,6 +24,7 @@ from textrec.feedback.faithfulness import (
     text_faithfulness,
 )
 from textrec.feedback.replay import (
+    GROUPS,
     KINDS,
     Period,
     Replay,
@@ -42,6 +43,7 @@ from textrec.feedback.study import (
 )
 
 __all__ = [
+    "GROUPS",
     "KINDS",
     "CollaborativeExplainer",
     "Explanation",

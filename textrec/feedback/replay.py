@@ -35,6 +35,7 @@ from textrec.evaluation import item_based, metrics, uncertainty
 from textrec.interests import vectors as vectors_module
 
 KINDS = ("text", "ease", "popularity")
+GROUPS = ("all", "known", "new")
 _UNKNOWN_ITEM = -2.0  # below every cosine: an item the text model has no words for
 
 
@@ -79,18 +80,23 @@ class Schedule:
     kind: str = "text"
     live: bool = False
     retrain_every: int | None = None
+    min_reviews: int = 1  # users with fewer reviews (as of the user side's time) get popularity
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.retrain_every is not None and self.retrain_every < 1:
             raise ValueError(f"retrain_every must be >= 1 or None, got {self.retrain_every}")
+        if self.min_reviews < 1:
+            raise ValueError(f"min_reviews must be >= 1, got {self.min_reviews}")
 
 
 def default_schedules(retrain_every=(1, 2), ease: bool = True) -> list[Schedule]:
-    """Frozen text model, live interest vectors, live + periodic retrains, and (``ease``) EASE
-    frozen at the cut-off and refitted every period, and the frozen most-popular baseline."""
-    schedules = [Schedule("text frozen"), Schedule("text live", live=True)]
+    """Frozen text model, live interest vectors (also with popularity for users with fewer
+    than 3 reviews), live + periodic retrains, and (``ease``) EASE frozen at the cut-off and
+    refitted every period, and the frozen most-popular baseline."""
+    schedules = [Schedule("text frozen"), Schedule("text live", live=True),
+                 Schedule("text live, popular under 3 reviews", live=True, min_reviews=3)]
     schedules += [Schedule(f"text live + retrain every {n}", live=True, retrain_every=n)
                   for n in retrain_every]
     if ease:
@@ -206,6 +212,10 @@ class Replay:
             return vectors_module.normalize_rows(reviews)[0]
         return self._cached(("items", time), make)
 
+    def review_counts(self, time: int) -> np.ndarray:
+        """Reviews per user written before ``time``: int [n users]."""
+        return np.bincount(self.users[self.before(time)], minlength=self.n_users)
+
     def popularity(self, time: int) -> np.ndarray:
         """Reviews per item before ``time``, scaled to [0, 1]: float [n items]."""
         counts = np.bincount(self.items[self.before(time)], minlength=self.n_items)
@@ -233,6 +243,7 @@ class Replay:
             scores = users @ items.T
             scores[:, ~items.any(axis=1)] = _UNKNOWN_ITEM
             empty = ~users.any(axis=1)
+        empty |= self.review_counts(user_time) < schedule.min_reviews
         scores[empty] = fallback[None, :]
         return scores
 
@@ -247,6 +258,7 @@ class Replay:
         """Serve every period with every schedule; per-user NDCG@k."""
         schedules = default_schedules() if schedules is None else list(schedules)
         per_user, users, chance = {}, {}, {}
+        known = self.review_counts(self.cutoff) > 0
         for period in self.periods:
             targets, exclude = self.targets(period), self.history(period.start)
             evaluated = np.flatnonzero(np.diff(targets.indptr) > 0)
@@ -262,12 +274,13 @@ class Replay:
                                                  ks=(k,), per_user=True)
                 per_user[schedule.name, period.number] = result["per_user"][f"ndcg@{k}"]
         return ReplayResult(self.periods, [s.name for s in schedules], per_user, users, chance,
-                            k, self.cutoff)
+                            k, self.cutoff, {p: known[u] for p, u in users.items()})
 
 
 @dataclasses.dataclass
 class ReplayResult:
-    """Per-user NDCG@k of each schedule in each period (arrays aligned with ``users``)."""
+    """Per-user NDCG@k of each schedule in each period (arrays aligned with ``users``);
+    ``known[period]`` flags the users who had written before the cut-off."""
 
     periods: list[Period]
     names: list[str]
@@ -276,6 +289,7 @@ class ReplayResult:
     chance: dict
     k: int
     cutoff: int
+    known: dict
 
     @property
     def served(self) -> list[Period]:
@@ -295,15 +309,22 @@ class ReplayResult:
                              "random": self.chance[period.number]})
         return pd.DataFrame(rows)
 
-    def pooled(self, name: str) -> np.ndarray:
+    def pooled(self, name: str, group: str = "all") -> np.ndarray:
         """``name``'s per-user values of all periods, concatenated (a user active in several
-        periods counts once per period)."""
-        return np.concatenate([self.per_user[name, p.number] for p in self.served])
+        periods counts once per period). ``group``: "all", "known" (users who wrote before the
+        cut-off) or "new" (users whose first review came after it)."""
+        if group not in GROUPS:
+            raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
+        parts = []
+        for period in self.served:
+            values, known = self.per_user[name, period.number], self.known[period.number]
+            parts.append(values if group == "all" else values[known == (group == "known")])
+        return np.concatenate(parts)
 
-    def compare(self, a: str, b: str, seed: int = 0) -> dict:
-        """Paired comparison of ``a`` and ``b`` over every (period, user) pair."""
-        return uncertainty.paired_test(self.pooled(a), self.pooled(b), method="bootstrap",
-                                       n_resamples=2000, seed=seed)
+    def compare(self, a: str, b: str, seed: int = 0, group: str = "all") -> dict:
+        """Paired comparison of ``a`` and ``b`` over every (period, user) pair of ``group``."""
+        return uncertainty.paired_test(self.pooled(a, group), self.pooled(b, group),
+                                       method="bootstrap", n_resamples=2000, seed=seed)
 
     def compare_by_period(self, a: str, b: str, seed: int = 0) -> pd.DataFrame:
         """Per period: the mean difference ``a - b`` and its 95% interval."""

@@ -34,11 +34,14 @@ class FeedbackStudy:
     window: dict  # the data window: first review, cut-off, last review (dates)
 
 
-COMPARISONS = (("text live", "text frozen"),
-               ("text live + retrain every 1", "text live"),
-               ("text live + retrain every 2", "text live"),
-               ("EASE retrain every 1", "EASE frozen"),
-               ("EASE frozen", "text live"))
+COMPARISONS = (("text live", "text frozen", "all"),
+               ("text live", "text frozen", "known"),
+               ("text live", "text frozen", "new"),
+               ("text live, popular under 3 reviews", "text frozen", "all"),
+               ("text live + retrain every 1", "text live", "all"),
+               ("text live + retrain every 2", "text live", "all"),
+               ("EASE retrain every 1", "EASE frozen", "all"),
+               ("EASE frozen", "text live", "all"))
 
 
 def explanation_faithfulness(train: pd.DataFrame, items: pd.DataFrame, train_vectors,
@@ -111,8 +114,9 @@ def run_study(reviews: pd.DataFrame, all_vectors, train: pd.DataFrame, items: pd
     schedules = replay.default_schedules(retrain_every)
     result = served.run(schedules, k)
     names = {s.name for s in schedules}
-    comparisons = pd.DataFrame([{"a": a, "b": b, **result.compare(a, b, seed)}
-                                for a, b in COMPARISONS if a in names and b in names])
+    comparisons = pd.DataFrame([{"a": a, "b": b, "users": group,
+                                 **result.compare(a, b, seed, group)}
+                                for a, b, group in COMPARISONS if a in names and b in names])
     mix = drift.item_mix_drift(served)
     retrain = pd.concat({
         "text: retrain every 1 vs live": drift.retrain_value(
@@ -135,7 +139,8 @@ def summary_metrics(study: FeedbackStudy) -> dict:
     out = {f"faithfulness ratio, {name}": result.ratio
            for name, result in study.faithfulness.items()}
     for _, row in study.comparisons.iterrows():
-        out[f"replay ndcg gain, {row['a']} vs {row['b']}"] = float(row["difference"])
+        users = "" if row["users"] == "all" else f" ({row['users']} users)"
+        out[f"replay ndcg gain, {row['a']} vs {row['b']}{users}"] = float(row["difference"])
     out["explanation added ms (top 3)"] = study.latency["added ms"]
     return out
 

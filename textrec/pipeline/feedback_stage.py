@@ -40,7 +40,7 @@ def feedback_stage(state: PipelineState) -> str:
 
 def _comparison(study, a: str, b: str):
     rows = study.comparisons
-    return rows[(rows["a"] == a) & (rows["b"] == b)].iloc[0]
+    return rows[(rows["a"] == a) & (rows["b"] == b) & (rows["users"] == "all")].iloc[0]
 
 
 def _section(study) -> list[str]:
@@ -48,7 +48,8 @@ def _section(study) -> list[str]:
 
     faith = {name: result.summary() for name, result in study.faithfulness.items()}
     pooled = {row["model"]: row for row in feedback.pooled_means(study).to_dict("records")}
-    paired = {f"{row['a']} - {row['b']}": row for row in study.comparisons.to_dict("records")}
+    paired = {f"{row['a']} - {row['b']} ({row['users']} users)": row
+              for row in study.comparisons.to_dict("records")}
     window = study.window
     latency = study.latency
     return [
@@ -71,7 +72,8 @@ def _section(study) -> list[str]:
         "",
         markdown_table(pooled, ["ndcg", "low", "high", "pairs"], first_column="schedule"),
         "",
-        "Paired differences (95% bootstrap intervals):",
+        "Paired differences (95% bootstrap intervals; known users wrote before the cut-off, new "
+        "ones did not):",
         "",
         markdown_table(paired, ["difference", "low", "high", "p_value"],
                        first_column="a - b"),
