@@ -50,21 +50,23 @@ def _download(args) -> int:
 
 
 def _exercises(args) -> int:
-    from textrec.grading import exercises
+    from textrec.grading import exercises, locked
 
     root = exercises.repository_root()
     solutions = Path(args.solutions) if args.solutions else root / "solutions"
     target = Path(args.exercises) if args.exercises else root / "exercises"
+    manifest = args.manifest or (None if args.solutions else locked.MANIFEST)
     if args.check:
-        stale = exercises.stale_exercises(solutions, target)
+        stale = exercises.stale_exercises(solutions, target, manifest)
         for line in stale:
             print(f"stale: {line}", file=sys.stderr)
         if stale:
-            print(f"exercises are out of date with {solutions}: run `textrec exercises`", file=sys.stderr)
+            print(f"exercises are out of date with {solutions}: run `textrec exercises`",
+                  file=sys.stderr)
             return 1
         print(f"exercises up to date ({len(list(solutions.glob('*.ipynb')))} notebooks)")
         return 0
-    changed = exercises.write_exercises(solutions, target)
+    changed = exercises.write_exercises(solutions, target, manifest)
     for path in changed:
         print(f"wrote {path}")
     print(f"{len(changed)} exercise notebook(s) written, the others were up to date")
@@ -74,8 +76,17 @@ def _exercises(args) -> int:
 def _grade(args) -> int:
     from textrec.grading import grader
 
+    limits = {}
+    for item in args.lesson_cell_timeout or []:
+        lesson, _, seconds = item.partition("=")
+        try:
+            limits[lesson] = float(seconds)
+        except ValueError:
+            print(f"--lesson-cell-timeout {item!r}: expected LESSON=SECONDS", file=sys.stderr)
+            return 2
     grader.grade_folder(args.folder, out=args.out, cell_timeout=args.cell_timeout,
-                        timeout=args.timeout, lesson=args.lesson)
+                        timeout=args.timeout, lesson=args.lesson, jobs=args.jobs,
+                        lesson_cell_timeouts=limits)
     return 0
 
 
@@ -110,9 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(func=_download)
     exercises = commands.add_parser("exercises", help="generate exercises/ from solutions/")
     exercises.add_argument("--check", action="store_true",
-                           help="write nothing; exit 1 listing the stale files if exercises/ is out of date")
+                           help="write nothing; exit 1 listing the stale files if exercises/ "
+                                "is out of date")
     exercises.add_argument("--solutions", help="solutions folder (default: <checkout>/solutions)")
     exercises.add_argument("--exercises", help="exercises folder (default: <checkout>/exercises)")
+    exercises.add_argument("--manifest", help="locked-cell manifest to write or check (default: "
+                                              "textrec/grading/locked_cells.json, unless "
+                                              "--solutions is given)")
     exercises.set_defaults(func=_exercises)
     grade = commands.add_parser(
         "grade", help="run and grade a folder of submitted exercise notebooks",
@@ -120,11 +135,20 @@ def build_parser() -> argparse.ArgumentParser:
                     "scores.md and feedback/. WARNING: this executes the students' code with your "
                     "permissions; for untrusted submissions run it in a container without network.")
     grade.add_argument("folder", help="folder of submitted notebooks (one per student)")
-    grade.add_argument("--out", help="where to write the scores (default: FOLDER-grades next to FOLDER)")
-    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
-    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
+    grade.add_argument("--out",
+                       help="where to write the scores (default: FOLDER-grades next to FOLDER)")
+    grade.add_argument("--timeout", type=float, default=600,
+                       help="seconds per notebook (default 600)")
+    grade.add_argument("--cell-timeout", type=float, default=120,
+                       help="seconds per cell, and per task when the grader checks it "
+                            "(default 120)")
     grade.add_argument("--lesson", help="lesson of every submission, e.g. 01_data_preparation "
                                         "(default: from each notebook)")
+    grade.add_argument("--jobs", type=int, default=1,
+                       help="submissions graded at the same time, one kernel each (default 1)")
+    grade.add_argument("--lesson-cell-timeout", action="append", metavar="LESSON=SECONDS",
+                       help="the cell limit of one lesson, e.g. 02_bert_finetuning=600 "
+                            "(repeatable; other lessons get --cell-timeout)")
     grade.set_defaults(func=_grade)
     serve = commands.add_parser(
         "serve", help="serve an export over HTTP with TensorFlow Serving's REST API",

@@ -15,7 +15,7 @@ import random
 
 import numpy as np
 
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "02_bert_finetuning"
 
@@ -36,7 +36,9 @@ def _as_array(cases: Cases, result, shape, case: str) -> np.ndarray:
     try:
         array = np.asarray(result, dtype=np.float64)
     except (TypeError, ValueError):
-        raise cases.fail(f"{case}: return a tensor of shape [batch, hidden], got {describe(result, 80)}") from None
+        raise cases.fail(
+            f"{case}: return a tensor of shape [batch, hidden], got {describe(result, 80)}"
+        ) from None
     if array.shape != tuple(shape):
         raise cases.fail(f"{case}: expected shape [batch, hidden] = {list(shape)}, got "
                          f"{list(array.shape)}: average over the token axis (axis 1)")
@@ -61,7 +63,11 @@ def _pool_hint(embeddings, mask, got: np.ndarray, expected: np.ndarray) -> str:
 
 
 def _random_pool_case(rng: np.random.Generator):
-    batch, length, hidden = int(rng.integers(1, 6)), int(rng.integers(1, 9)), int(rng.integers(1, 7))
+    batch, length, hidden = (
+        int(rng.integers(1, 6)),
+        int(rng.integers(1, 9)),
+        int(rng.integers(1, 7)),
+    )
     embeddings = rng.normal(size=(batch, length, hidden)).astype("float32")
     if rng.random() < 0.7:  # padding at the end, as a tokenizer makes it
         lengths = rng.integers(0, length + 1, size=batch)
@@ -79,13 +85,17 @@ def check_masked_mean_pool(cases: Cases) -> None:
 
     given = [("the task's example", POOL_EMBEDDINGS, POOL_MASK, POOL_EXPECTED),
              ("a text with no real token", EMPTY_EMBEDDINGS, EMPTY_MASK, [[0.0, 0.0]])]
-    rng = np.random.default_rng(404)
+    rng = hidden_rng(404)
     for number in range(8):
         embeddings, mask = _random_pool_case(rng)
-        given.append((f"hidden case {number + 1}", embeddings, mask, mean_pool(embeddings, mask).numpy()))
+        given.append(
+            (f"hidden case {number + 1}", embeddings, mask, mean_pool(embeddings, mask).numpy())
+        )
     for case, embeddings, mask, expected in given:
         expected = np.asarray(expected, float)
-        result = cases.call(tf.constant(embeddings, tf.float32), tf.constant(mask, tf.int32), case=case)
+        result = cases.call(
+            tf.constant(embeddings, tf.float32), tf.constant(mask, tf.int32), case=case
+        )
         got = _as_array(cases, result, expected.shape, case)
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _pool_hint(embeddings, mask, got, expected))
@@ -108,7 +118,8 @@ def _weights_hint(labels, got: dict, expected: dict) -> str:
     values = {c: float(got[c]) for c in classes}
     close = lambda formula: all(np.isclose(values[c], formula(c)) for c in classes)  # noqa: E731
     if close(lambda c: count[c] / n):
-        return "rare classes must weigh more, not less: the weight should fall as the class count grows"
+        return ("rare classes must weigh more, not less: the weight should fall as the class "
+                "count grows")
     if close(lambda c: n / count[c]):
         return ("close: balanced weights also divide by the number of classes, so that the "
                 "weights times the counts add up to n")
@@ -119,12 +130,16 @@ def _weights_hint(labels, got: dict, expected: dict) -> str:
 
 def _as_weights(cases: Cases, result, classes, case: str) -> dict:
     if not isinstance(result, dict):
-        raise cases.fail(f"{case}: return a dict {{class: weight}}, as Keras' fit(class_weight=...) "
-                         f"wants, got {describe(result, 80)}")
+        raise cases.fail(
+            f"{case}: return a dict {{class: weight}}, as Keras' fit(class_weight=...) "
+            f"wants, got {describe(result, 80)}"
+        )
     keys = set(result)
     if keys != set(classes):
-        raise cases.fail(f"{case}: the keys should be the classes found in labels, {sorted(classes)}, "
-                         f"as ints; got {sorted(keys, key=str)}")
+        raise cases.fail(
+            f"{case}: the keys should be the classes found in labels, {sorted(classes)}, "
+            f"as ints; got {sorted(keys, key=str)}"
+        )
     return result
 
 
@@ -134,7 +149,7 @@ def check_class_weights(cases: Cases) -> None:
 
     given = [(f"labels {labels}", labels, expected) for labels, expected in WEIGHT_CASES]
     given.append(("labels as a NumPy array", np.array([0, 0, 0, 0, 1]), {0: 5 / 8, 1: 5 / 2}))
-    rng = np.random.default_rng(505)
+    rng = hidden_rng(505)
     for number in range(10):
         n_classes = int(rng.integers(2, 5))
         labels = rng.choice(n_classes, size=int(rng.integers(n_classes, 60)),
@@ -172,6 +187,10 @@ def _is_subsequence(words: list[str], of: list[str]) -> bool:
 
 def _deletion_output(cases: Cases, text: str, p: float, seed: int) -> list[str]:
     result = cases.call(text, p, seed, case=f"({describe(text, 40)}, p={p}, seed={seed})")
+    return _deletion_words(cases, result)
+
+
+def _deletion_words(cases: Cases, result) -> list[str]:
     if not isinstance(result, str):
         raise cases.fail(f"return the shortened text as a str, got {describe(result, 80)}")
     return result.split()
@@ -191,8 +210,10 @@ def _check_deletion_rules(cases: Cases) -> None:
     if _deletion_output(cases, "great", 0.9, 1) != ["great"]:
         raise cases.fail("a one-word text should come back as it is")
     cases.passed(4)
-    for seed in range(20):
-        out = _deletion_output(cases, SENTENCE, 0.3, seed)
+    first = int(hidden_rng(3).integers(0, 10_000))
+    calls = [(SENTENCE, 0.3, first + seed) for seed in range(20)]
+    for result in cases.call_all(calls, case=f"({describe(SENTENCE, 40)}, p=0.3, 20 seeds)"):
+        out = _deletion_words(cases, result)
         if not _is_subsequence(out, words):
             raise cases.fail(f"the kept words must be words of the text, in their order; got "
                              f"{describe(' '.join(out))}")
@@ -203,7 +224,9 @@ def _check_deletion_randomness(cases: Cases) -> None:
     first = _deletion_output(cases, SENTENCE, 0.3, 7)
     if _deletion_output(cases, SENTENCE, 0.3, 7) != first:
         raise cases.fail("the same seed must give the same text: make the generator from the seed")
-    outputs = {" ".join(_deletion_output(cases, SENTENCE, 0.3, seed)) for seed in range(20)}
+    results = cases.call_all([(SENTENCE, 0.3, seed) for seed in range(20)],
+                             case=f"({describe(SENTENCE, 40)}, p=0.3, seeds 0 to 19)")
+    outputs = {" ".join(_deletion_words(cases, result)) for result in results}
     if len(outputs) < 5:
         raise cases.fail(f"20 different seeds gave only {len(outputs)} different texts: does the "
                          "seed reach the random generator?")
@@ -215,24 +238,32 @@ def _check_deletion_randomness(cases: Cases) -> None:
     np.random.seed(123)
     _deletion_output(cases, SENTENCE, 0.3, 11)
     if (random.random(), np.random.random()) != before:
-        raise cases.fail("it changed the global random state (random.seed or np.random.seed): use a "
-                         "generator of its own, random.Random(seed) or np.random.default_rng(seed), "
-                         "so augmenting does not change other code's random numbers")
+        raise cases.fail(
+            "it changed the global random state (random.seed or np.random.seed): use a "
+            "generator of its own, random.Random(seed) or np.random.default_rng(seed), "
+            "so augmenting does not change other code's random numbers"
+        )
     cases.passed()
 
 
-@check(LESSON, 3, "random_deletion", "seeded random deletion keeps order, one word at least, share p")
+@check(LESSON, 3, "random_deletion",
+       "seeded random deletion keeps order, one word at least, share p")
 def check_random_deletion(cases: Cases) -> None:
     _check_deletion_rules(cases)
     _check_deletion_randomness(cases)
     n_words = len(LONG_TEXT.split())
     for text, p in ((LONG_TEXT, 0.25), (LONG_TEXT, 0.6), ("a b c", 0.8)):
         n = len(text.split())
-        deleted = [1 - len(_deletion_output(cases, text, p, seed)) / n for seed in range(300)]
+        first = int(hidden_rng(33).integers(0, 10_000))
+        results = cases.call_all([(text, p, first + seed) for seed in range(300)],
+                                 case=f"({describe(text, 40)}, p={p}, 300 seeds)")
+        deleted = [1 - len(_deletion_words(cases, result)) / n for result in results]
         expected = expected_deleted_share(n, p)
         spread = 0.05 if n == n_words else 0.08
         if abs(np.mean(deleted) - expected) > spread:
-            raise cases.fail(f"with p={p} about {expected:.0%} of the words of a {n}-word text should "
-                             f"go on average; over 300 seeds {np.mean(deleted):.0%} went. Is each word "
-                             "dropped with probability p, independently?")
+            raise cases.fail(
+                f"with p={p} about {expected:.0%} of the words of a {n}-word text should "
+                f"go on average; over 300 seeds {np.mean(deleted):.0%} went. Is each word "
+                "dropped with probability p, independently?"
+            )
         cases.passed()

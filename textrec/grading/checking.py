@@ -5,6 +5,11 @@ expected values are written out by hand, then on hidden random cases compared wi
 implementation from the package. It prints one friendly pass line, or raises
 :class:`CheckFailed` with a hint that points at the mistake without giving the answer away.
 
+The hidden cases are drawn from :func:`hidden_rng`: in a notebook the same every time (the
+learner's feedback is reproducible), but when the instructor's grader runs the check it mixes
+in a seed of its own (:func:`set_grading_seed`), drawn at grading time and never sent to the
+student's kernel, so a table of the hidden cases' answers is worth nothing.
+
 Each check is declared with :func:`check`, which also records it in :data:`TASKS` (lesson ->
 its tasks, in order). The instructor's grader reads :data:`TASKS` to know which tasks a lesson
 has, which cell grades which task (the cell tagged ``check:task-N``) and what that cell runs.
@@ -34,6 +39,17 @@ class Task:
     function: str  # the name the learner's function must have
     title: str  # what the pass line says was checked
     check: Callable
+    body: Callable | None = None  # the check without its pass line: raises or returns the count
+
+    def evaluate(self, fn) -> int:
+        """Run the check on ``fn`` without printing; the number of cases passed, or raises
+        :class:`CheckFailed`. The grader calls this in its own process."""
+        if not callable(fn):
+            raise CheckFailed(f"Task {self.number}: `{self.function}` is a "
+                              f"{type(fn).__name__}, not a function")
+        cases = Cases(self, fn)
+        self.body(cases)
+        return cases.count
 
     @property
     def tag(self) -> str:
@@ -85,6 +101,19 @@ class Cases:
             where = f" on {case}" if case else ""
             raise self.fail(f"calling it{where} raised {type(exc).__name__}: {exc}") from exc
 
+    def call_all(self, calls: list[tuple], case: str = "") -> list:
+        """``[call(*args) for args in calls]``; a grader's stand-in for the learner's function
+        answers them in one round trip (its ``textrec_batch``)."""
+        __tracebackhide__ = True
+        batch = getattr(self.fn, "textrec_batch", None)
+        if batch is None:
+            return [self.call(*args, case=case) for args in calls]
+        original, self.fn = self.fn, batch
+        try:
+            return self.call(list(calls), case=case)
+        finally:
+            self.fn = original
+
     def passed(self, n: int = 1) -> None:
         self.count += n
 
@@ -106,7 +135,7 @@ def check(lesson: str, number: int, function: str, title: str):
             body(cases)
             print(f"{task.pass_line} ({cases.count} cases)")
 
-        task = Task(lesson, number, function, title, run)
+        task = Task(lesson, number, function, title, run, body)
         tasks = TASKS.setdefault(lesson, [])
         if any(t.number == number for t in tasks):
             raise ValueError(f"task {number} of {lesson} is declared twice")
@@ -119,6 +148,19 @@ def check(lesson: str, number: int, function: str, title: str):
 
 
 TASKS_BY_CHECK: dict[str, Task] = {}
+
+_GRADING_SEED: list[int] = []  # empty in notebooks; the grader's own seed while it grades
+
+
+def set_grading_seed(seed: int | None) -> None:
+    """Mix ``seed`` into every hidden case drawn from now on (None: back to the fixed cases)."""
+    _GRADING_SEED[:] = [] if seed is None else [int(seed)]
+
+
+def hidden_rng(seed: int) -> np.random.Generator:
+    """The generator of a check's hidden cases: ``default_rng(seed)`` in a notebook, salted
+    with the grader's seed while grading (see :func:`set_grading_seed`)."""
+    return np.random.default_rng([seed, *_GRADING_SEED] if _GRADING_SEED else seed)
 
 
 def describe(value, limit: int = 120) -> str:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from textrec.data import schema, splits
 from textrec.data.cleaning import clean_text
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "01_data_preparation"
 DAY = 86_400
@@ -57,7 +57,9 @@ def _clean_by_spec(text: str) -> str:
 def _random_review(rng: np.random.Generator) -> str:
     pieces = []
     for _ in range(int(rng.integers(3, 14))):
-        kind = rng.choice(["word", "word", "word", "entity", "tag", "url"], p=[.3, .2, .2, .1, .15, .05])
+        kind = rng.choice(
+            ["word", "word", "word", "entity", "tag", "url"], p=[0.3, 0.2, 0.2, 0.1, 0.15, 0.05]
+        )
         pool = {"word": _WORDS, "entity": _ENTITIES, "tag": _TAGS, "url": _URLS}[str(kind)]
         pieces.append(str(rng.choice(pool)))
         glue = "" if kind == "tag" and rng.random() < 0.5 else str(rng.choice(_SPACES))
@@ -66,7 +68,7 @@ def _random_review(rng: np.random.Generator) -> str:
 
 
 def _hidden_cleaning_cases(n: int = 40, seed: int = 101) -> list[tuple[str, str]]:
-    rng = np.random.default_rng(seed)
+    rng = hidden_rng(seed)
     cases = []
     while len(cases) < n:
         text = _random_review(rng)
@@ -91,15 +93,18 @@ def _cleaning_hint(text: str, got, expected: str) -> str:
         return ("whitespace: collapse every run of spaces, tabs and newlines into one space and "
                 f"strip both ends (input {describe(text)}, got {describe(got)})")
     if got.replace(" ", "") == expected.replace(" ", "") and len(got) < len(expected):
-        return ("two words ran together: a tag between words must leave a space, so replace "
-                f"each tag with a space, not with nothing (input {describe(text)}, got {describe(got)})")
+        return (
+            "two words ran together: a tag between words must leave a space, so replace "
+            f"each tag with a space, not with nothing (input {describe(text)}, got {describe(got)})"
+        )
     return f"for {describe(text)} expected {describe(expected)}, got {describe(got)}"
 
 
 @check(LESSON, 1, "clean_review_text", "review text cleaned of HTML, URLs and extra whitespace")
 def check_clean_review_text(cases: Cases) -> None:
-    for text, expected in CLEANING_CASES + _hidden_cleaning_cases():
-        got = cases.call(text, case=describe(text))
+    given = CLEANING_CASES + _hidden_cleaning_cases()
+    outputs = cases.call_all([(text,) for text, _ in given], case="the cleaning cases")
+    for (text, expected), got in zip(given, outputs):
         if got != expected:
             raise cases.fail(_cleaning_hint(text, got, expected))
         cases.passed()
@@ -192,7 +197,7 @@ def check_leave_last_out(cases: Cases) -> None:
     given = reviews_frame(SPLIT_ROWS)
     frames = [("the task's example", given, SPLIT_EXPECTED),
               ("the task's example with its rows reversed", given.iloc[::-1], SPLIT_EXPECTED)]
-    rng = np.random.default_rng(202)
+    rng = hidden_rng(202)
     for number in range(6):
         frame = _random_history(rng)
         split = splits.leave_last_out(frame)
@@ -205,7 +210,9 @@ def check_leave_last_out(cases: Cases) -> None:
             raise cases.fail(f"{name}: " + _split_hint(frame, parts, expected))
         missing = [c for c in frame.columns if any(c not in parts[p].columns for p in PARTS)]
         if missing:
-            raise cases.fail(f"{name}: keep every column of the input in each part ({missing} went missing)")
+            raise cases.fail(
+                f"{name}: keep every column of the input in each part ({missing} went missing)"
+            )
         cases.passed()
 
 
@@ -223,11 +230,17 @@ LEAK_TRAIN = [("c1", "p1", 1, 0, "solid stand"), ("c1", "p2", 2, 1, "Great strin
               ("c4", "p7", 1, 9, "Buzzes at the 12th fret."), ("c5", "p8", 1, 10, ""),
               ("c6", "p9", 9, 11, "written later"), ("c7", "p1", 2, 12, "train only"),
               ("c9", "p2", 1, 13, "nice"), ("c10", "p3", 1, 14, "meh")]
-LEAK_TEST = [("c1", "p10", 3, 15, "works"), ("c2", "p1", 4, 5, "test review"),
-             ("c3", "p5", 5, 16, "second take on p5"), ("c4", "p8", 3, 17, "Buzzes at the 12th fret."),
-             ("c5", "p12", 3, 18, ""), ("c6", "p1", 5, 19, "earlier than train"),
-             ("c8", "p11", 3, 20, "test only"), ("c9", "p7", 3, 21, "good"),
-             ("c10", "p13", 3, 22, "Great strings.")]
+LEAK_TEST = [
+    ("c1", "p10", 3, 15, "works"),
+    ("c2", "p1", 4, 5, "test review"),
+    ("c3", "p5", 5, 16, "second take on p5"),
+    ("c4", "p8", 3, 17, "Buzzes at the 12th fret."),
+    ("c5", "p12", 3, 18, ""),
+    ("c6", "p1", 5, 19, "earlier than train"),
+    ("c8", "p11", 3, 20, "test only"),
+    ("c9", "p7", 3, 21, "good"),
+    ("c10", "p13", 3, 22, "Great strings."),
+]
 LEAK_EXPECTED = {"c2", "c3", "c4", "c6"}
 LEAK_HINTS = {
     "c2": "one of their train reviews is on the test day but later in the file: compare "
@@ -290,25 +303,36 @@ def _as_user_set(cases: Cases, result) -> set:
     try:
         return {str(user) for user in result}
     except TypeError:
-        raise cases.fail(f"return a set (or list) of user ids, got {describe(result, 80)}") from None
+        raise cases.fail(
+            f"return a set (or list) of user ids, got {describe(result, 80)}"
+        ) from None
 
 
-@check(LESSON, 3, "find_leaky_users", "leaky users found (time order, repeated items, copied texts)")
+@check(LESSON, 3, "find_leaky_users",
+       "leaky users found (time order, repeated items, copied texts)")
 def check_find_leaky_users(cases: Cases) -> None:
     train, test = reviews_frame(LEAK_TRAIN), reviews_frame(LEAK_TEST)
     got = _as_user_set(cases, cases.call(train.copy(), test.copy(), case="the task's example"))
     for user in sorted(LEAK_EXPECTED - got):
-        raise cases.fail(f"the task's example: user {user} leaks but was not flagged: {LEAK_HINTS[user]}")
+        raise cases.fail(
+            f"the task's example: user {user} leaks but was not flagged: {LEAK_HINTS[user]}"
+        )
     for user in sorted(got - LEAK_EXPECTED):
-        raise cases.fail(f"the task's example: {FALSE_ALARM_HINTS.get(user, f'user {user} is no leak')}")
+        raise cases.fail(
+            f"the task's example: {FALSE_ALARM_HINTS.get(user, f'user {user} is no leak')}"
+        )
     cases.passed()
-    rng = np.random.default_rng(303)
+    rng = hidden_rng(303)
     for number in range(4):
         train, test = _random_leaky_split(rng)
         expected = reference_leaky_users(train, test)
-        got = _as_user_set(cases, cases.call(train.copy(), test.copy(), case=f"hidden case {number + 1}"))
+        got = _as_user_set(
+            cases, cases.call(train.copy(), test.copy(), case=f"hidden case {number + 1}")
+        )
         if got != expected:
             missed, extra = sorted(expected - got), sorted(got - expected)
-            detail = f"missed {missed[:3]}" if missed else f"flagged users that do not leak: {extra[:3]}"
+            detail = (
+                f"missed {missed[:3]}" if missed else f"flagged users that do not leak: {extra[:3]}"
+            )
             raise cases.fail(f"hidden case {number + 1} ({len(test)} test reviews): {detail}")
         cases.passed()

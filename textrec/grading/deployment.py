@@ -19,7 +19,8 @@ import types
 
 import numpy as np
 
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading import wire
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "08_deployment_export"
 
@@ -68,7 +69,7 @@ def _frame_hint(pieces, max_length, got_ids, want_ids) -> str:
 def check_frame_token_ids(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", p, m, np.array(i), np.array(k))
              for n, (p, m, i, k) in enumerate(FRAME_CASES)]
-    rng = np.random.default_rng(808)
+    rng = hidden_rng(808)
     for number in range(6):
         pieces = [rng.integers(5, 100, size=int(rng.integers(0, 12))).tolist()
                   for _ in range(int(rng.integers(1, 6)))]
@@ -135,7 +136,7 @@ def _live_hint(history, new, got, expected) -> str:
 @check(LESSON, 2, "live_interest_vector", "adding new texts to a user's interest vector")
 def check_live_interest_vector(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(LIVE_CASES)]
-    rng = np.random.default_rng(88)
+    rng = hidden_rng(88)
     for number in range(6):
         dim = int(rng.integers(2, 9))
         history = rng.normal(size=dim) * float(rng.integers(1, 20))
@@ -199,15 +200,23 @@ def _reference_recommend(tokenizer, encoder, item_ids, item_embeddings, texts, k
 
 
 def _save_and_reload(cases: Cases, module, case: str):
+    """The reloaded ``recommend`` signature of ``module``: saved here, or, when the grader
+    checks a student's kernel, saved there (a :class:`~textrec.grading.wire.SavedModule`)."""
     import tensorflow as tf
 
-    recommend = getattr(module, "recommend", None)
-    if recommend is None:
+    saved = module if isinstance(module, wire.SavedModule) else None
+    recommend = None if saved else getattr(module, "recommend", None)
+    if (saved and saved.missing) or (not saved and recommend is None):
         raise cases.fail(f"{case}: the module needs a `recommend` method (a tf.function)")
-    folder = tempfile.mkdtemp(prefix="textrec-check-")
-    try:
-        tf.saved_model.save(module, folder, signatures={"recommend": recommend})
-    except (ValueError, TypeError) as error:
+    error, folder = None, saved.path if saved else tempfile.mkdtemp(prefix="textrec-check-")
+    if saved:
+        error = saved.save_error
+    else:
+        try:
+            tf.saved_model.save(module, folder, signatures={"recommend": recommend})
+        except (ValueError, TypeError) as failure:
+            error = str(failure)
+    if error is not None or folder is None:
         raise cases.fail(
             f"{case}: tf.saved_model.save could not make a signature of `recommend` ({error}). "
             "Decorate it with @tf.function(input_signature=[...]) giving a string TensorSpec of "
@@ -221,15 +230,16 @@ def check_build_serving_module(cases: Cases) -> None:
 
     from textrec.export.tokenizer import GraphTokenizer
 
-    rng = np.random.default_rng(8)
-    tokenizer = GraphTokenizer(TINY_VOCABULARY, max_length=8)
-    encoder = tiny_encoder()
+    rng = hidden_rng(8)
+    tokenizer = wire.remote_as(GraphTokenizer(TINY_VOCABULARY, max_length=8), GraphTokenizer,
+                               TINY_VOCABULARY, max_length=8)
+    encoder = wire.remote_as(tiny_encoder(), tiny_encoder)
     item_ids = [f"item-{n}" for n in range(12)]
     item_embeddings = rng.normal(size=(12, 6)).astype(np.float32)
     module = cases.call(tokenizer, encoder, item_ids, item_embeddings, case="the tiny catalogue")
-    if not isinstance(module, tf.Module):
-        raise cases.fail(f"return a tf.Module (so its variables are saved), got "
-                         f"{type(module).__name__}")
+    if not isinstance(module, (tf.Module, wire.SavedModule)):
+        name = getattr(module, "type_name", type(module).__name__)
+        raise cases.fail(f"return a tf.Module (so its variables are saved), got {name}")
     signature = _save_and_reload(cases, module, "saving it")
     names = set(signature.structured_input_signature[1])
     if names != {"text", "k"}:
@@ -246,7 +256,9 @@ def check_build_serving_module(cases: Cases) -> None:
             raise cases.fail(f"{case}: the reloaded signature raised {type(error).__name__}: "
                              f"{str(error)[:200]}") from None
         if set(outputs) != {"item_ids", "scores"}:
-            raise cases.fail(f"{case}: return a dict with item_ids and scores, got {sorted(outputs)}")
+            raise cases.fail(
+                f"{case}: return a dict with item_ids and scores, got {sorted(outputs)}"
+            )
         want_ids, want_scores = _reference_recommend(tokenizer, encoder, item_ids,
                                                      item_embeddings, texts, k)
         got_ids = np.vectorize(lambda b: b.decode(), otypes=[object])(outputs["item_ids"].numpy())

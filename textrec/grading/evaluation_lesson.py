@@ -8,8 +8,9 @@ Task 3 ``target_rank(scores, target, candidates)``: the rank of the target among
 candidate items, ``1 + #(higher) + #(equal) / 2``; with all items as candidates it is the full
 rank, with 100 random ones the sampled rank.
 
-References: :func:`textrec.evaluation.ease_weights`, :func:`textrec.evaluation.uncertainty.bootstrap_ci`
-and :func:`textrec.evaluation.sampled.sampled_ranks` (given every candidate and nothing else).
+References: :func:`textrec.evaluation.ease_weights`,
+:func:`textrec.evaluation.uncertainty.bootstrap_ci` and
+:func:`textrec.evaluation.sampled.sampled_ranks` (given every candidate and nothing else).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from textrec.evaluation import item_based, sampled, uncertainty
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 
 LESSON = "06_evaluation"
 
@@ -74,7 +75,7 @@ def _ease_hint(x: np.ndarray, l2: float, got: np.ndarray) -> str:
 @check(LESSON, 1, "ease_weights", "EASE's closed form B = I - P / diag(P)")
 def check_ease_weights(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(EASE_CASES)]
-    rng = np.random.default_rng(606)
+    rng = hidden_rng(606)
     for number in range(5):
         n_users, n_items = int(rng.integers(4, 30)), int(rng.integers(3, 12))
         x = (rng.random((n_users, n_items)) < 0.3).astype(float)
@@ -108,9 +109,11 @@ def _interval_hint(values: np.ndarray, confidence: float, n_resamples: int, seed
         return f"the first value should be the mean of the values, {mean:.4f}, got {got[0]:.4f}"
     means = uncertainty.bootstrap_means(finite, n_resamples, seed)
     if np.allclose(got[1:], np.percentile(means, [(1 - confidence) * 100, confidence * 100])):
-        return "the interval is too narrow: cut (1 - confidence) / 2 off each tail, not 1 - confidence"
-    if np.allclose(got[1:], np.percentile(means, [confidence * 100, (1 - confidence) * 100])[::-1]) \
-            or got[1] > got[2]:
+        return (
+            "the interval is too narrow: cut (1 - confidence) / 2 off each tail, not 1 - confidence"
+        )
+    swapped = np.percentile(means, [confidence * 100, (1 - confidence) * 100])[::-1]
+    if np.allclose(got[1:], swapped) or got[1] > got[2]:
         return "return (mean, low, high) with low <= high"
     spread = finite.std() / np.sqrt(finite.size)
     if np.allclose(got[1:], (mean - 1.96 * spread, mean + 1.96 * spread), atol=1e-3):
@@ -123,7 +126,7 @@ def _interval_hint(values: np.ndarray, confidence: float, n_resamples: int, seed
 @check(LESSON, 2, "bootstrap_interval", "a seeded percentile bootstrap interval of a mean")
 def check_bootstrap_interval(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(INTERVAL_CASES)]
-    rng = np.random.default_rng(66)
+    rng = hidden_rng(66)
     for number in range(5):
         n = int(rng.integers(5, 300))
         values = (rng.random(n) < rng.uniform(0.1, 0.6)) / np.log2(rng.integers(2, 12, n))
@@ -140,14 +143,18 @@ def check_bootstrap_interval(cases: Cases) -> None:
         except (TypeError, ValueError):
             got = ()
         if len(got) != 3:
-            raise cases.fail(f"{case}: return a tuple (mean, low, high), got {describe(result, 80)}")
+            raise cases.fail(
+                f"{case}: return a tuple (mean, low, high), got {describe(result, 80)}"
+            )
         again = cases.call(values.copy(), confidence, n_resamples, seed, case=case)
         if not np.allclose(got, tuple(float(v) for v in again), equal_nan=True):
             raise cases.fail(f"{case}: the same seed gave different intervals: draw from "
                              "np.random.default_rng(seed)")
         expected = reference_bootstrap_interval(values, confidence, n_resamples, seed)
         if not np.allclose(got, expected, atol=1e-9):
-            raise cases.fail(f"{case}: " + _interval_hint(values, confidence, n_resamples, seed, got))
+            raise cases.fail(
+                f"{case}: " + _interval_hint(values, confidence, n_resamples, seed, got)
+            )
         cases.passed()
 
 
@@ -186,7 +193,7 @@ def _rank_hint(scores: np.ndarray, target: int, candidates: np.ndarray, got: flo
 @check(LESSON, 3, "target_rank", "the target's rank among the candidates, ties counting half")
 def check_target_rank(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case[:3]) for n, case in enumerate(RANK_CASES)]
-    rng = np.random.default_rng(6)
+    rng = hidden_rng(6)
     for number in range(8):
         n_items = int(rng.integers(10, 400))
         scores = rng.integers(0, 12, n_items) / 4  # coarse: ties happen

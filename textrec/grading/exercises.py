@@ -15,8 +15,13 @@ Its exercise is the same notebook with each region (markers included) replaced b
 after the region. Outputs and execution counts are cleared and the Colab badge points to
 ``exercises/``; nothing else changes, so cell ids, tags and metadata survive.
 
-``textrec exercises`` writes the exercises; ``textrec exercises --check`` (CI) fails, listing
-the stale files, when ``exercises/`` is not what ``solutions/`` generates.
+The provided set-up cells and the check cells are locked (:mod:`textrec.grading.locked`):
+their fingerprints go into each exercise's metadata (``textrec.locked``) and the cells into the
+grader's manifest, ``textrec/grading/locked_cells.json``.
+
+``textrec exercises`` writes the exercises and the manifest; ``textrec exercises --check`` (CI)
+fails, listing the stale files, when ``exercises/`` or the manifest is not what ``solutions/``
+generates.
 """
 
 from __future__ import annotations
@@ -27,10 +32,9 @@ from pathlib import Path
 
 import nbformat
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
+from textrec.grading.cells import BEGIN, END, check_task, solution_regions
+
 STUB = 'raise NotImplementedError("Write your solution here (task {task})")'
-CHECK_TAG = re.compile(r"^check:task-(\d+)$")
 _BADGE = re.compile(r"(https://colab\.research\.google\.com/github/[^)\s]*?)/solutions/")
 
 
@@ -38,36 +42,6 @@ def repository_root() -> Path:
     """The checkout textrec runs from (it has ``solutions/``), else the current directory."""
     root = Path(__file__).resolve().parents[2]
     return root if (root / "solutions").is_dir() else Path.cwd()
-
-
-def check_task(cell) -> int | None:
-    """The task a cell checks (its ``check:task-N`` tag), or None."""
-    for tag in cell.get("metadata", {}).get("tags", []):
-        match = CHECK_TAG.match(tag)
-        if match:
-            return int(match.group(1))
-    return None
-
-
-def solution_regions(source: str) -> list[tuple[str, list[str]]]:
-    """The (indentation, code lines) of each BEGIN/END region of a cell's source."""
-    regions, current, indent = [], None, ""
-    for line in source.splitlines():
-        marker = line.strip()
-        if marker == BEGIN:
-            if current is not None:
-                raise ValueError(f"'{BEGIN}' inside another solution region")
-            current, indent = [], line[: len(line) - len(line.lstrip())]
-        elif marker == END:
-            if current is None:
-                raise ValueError(f"'{END}' without a '{BEGIN}' before it")
-            regions.append((indent, current))
-            current = None
-        elif current is not None:
-            current.append(line)
-    if current is not None:
-        raise ValueError(f"'{BEGIN}' without an '{END}'")
-    return regions
 
 
 def strip_solutions(source: str, task: int) -> str:
@@ -85,7 +59,8 @@ def strip_solutions(source: str, task: int) -> str:
     return "\n".join(lines) + ("\n" if source.endswith("\n") else "")
 
 
-def exercise_from_solution(solution: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
+def exercise_from_solution(solution: nbformat.NotebookNode,
+                           name: str = "notebook") -> nbformat.NotebookNode:
     """The exercise notebook generated from a solution notebook (which is left unchanged)."""
     exercise = copy.deepcopy(solution)
     pending = []  # cells with regions waiting for the next check cell
@@ -109,7 +84,12 @@ def exercise_from_solution(solution: nbformat.NotebookNode, name: str = "noteboo
                 waiting.source = strip_solutions(waiting.source, task)
             pending = []
     if pending:
-        raise ValueError(f"{name}: a solution region has no check cell (tagged check:task-N) after it")
+        raise ValueError(f"{name}: a solution region has no check cell (tagged check:task-N) "
+                         "after it")
+    from textrec.grading.locked import locked_cells
+
+    exercise.metadata.setdefault("textrec", {})["locked"] = {
+        cell["id"]: cell["sha256"] for cell in locked_cells(solution)}
     return exercise
 
 
@@ -127,24 +107,43 @@ def expected_exercises(solutions_dir: str | Path) -> dict[str, str]:
     return expected
 
 
-def write_exercises(solutions_dir: str | Path, exercises_dir: str | Path) -> list[Path]:
-    """(Re)write every exercise notebook; returns the files that changed."""
-    exercises_dir = Path(exercises_dir)
-    exercises_dir.mkdir(parents=True, exist_ok=True)
+def _expected_files(solutions_dir, exercises_dir, manifest) -> dict[Path, str]:
+    from textrec.grading.locked import manifest_text
+
+    files = {Path(exercises_dir) / name: text
+             for name, text in expected_exercises(solutions_dir).items()}
+    if manifest is not None:
+        files[Path(manifest)] = manifest_text(solutions_dir)
+    return files
+
+
+def write_exercises(solutions_dir: str | Path, exercises_dir: str | Path,
+                    manifest: str | Path | None = None) -> list[Path]:
+    """(Re)write every exercise notebook (and the locked-cell ``manifest``, if given);
+    returns the files that changed."""
+    Path(exercises_dir).mkdir(parents=True, exist_ok=True)
     changed = []
-    for name, text in expected_exercises(solutions_dir).items():
-        path = exercises_dir / name
+    for path, text in _expected_files(solutions_dir, exercises_dir, manifest).items():
         if not path.exists() or path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
     return changed
 
 
-def stale_exercises(solutions_dir: str | Path, exercises_dir: str | Path) -> list[str]:
-    """One line per exercise file that differs from what the solutions generate; [] when none."""
+def stale_exercises(solutions_dir: str | Path, exercises_dir: str | Path,
+                    manifest: str | Path | None = None) -> list[str]:
+    """One line per exercise file (or the ``manifest``) that differs from what the solutions
+    generate; [] when none."""
     exercises_dir = Path(exercises_dir)
     expected = expected_exercises(solutions_dir)
     problems = []
+    if manifest is not None:
+        from textrec.grading.locked import manifest_text
+
+        if not Path(manifest).exists() or Path(manifest).read_text(
+                encoding="utf-8") != manifest_text(solutions_dir):
+            problems.append(f"{manifest}: the locked-cell manifest differs from what "
+                            f"{solutions_dir} generates")
     for name, text in expected.items():
         path = exercises_dir / name
         if not path.exists():

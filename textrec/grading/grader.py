@@ -1,14 +1,20 @@
-"""Grade a folder of submitted exercise notebooks: run each one, read what its checks said.
+"""Grade a folder of submitted exercise notebooks, with verdicts the student's code cannot fake.
 
 Each submission runs in a kernel of its own (nbclient), in a fresh temporary working
 directory, with ``TEXTREC_PROFILE=quick`` and a temporary ``TEXTREC_HOME``:
 
-* a cell that raises does not stop the ones after it, so every task's check cell runs;
-* a cell is interrupted after ``cell_timeout`` seconds and grading goes on with the next one;
-  the whole notebook gets ``timeout`` seconds, after which its remaining cells are not run;
-* the cell tagged ``check:task-N`` grades task N. The grader runs the original check there
-  (an edited check cell is put back; a deleted one is added at the end), and the task passes
-  when that cell prints the task's pass line;
+* a cell that raises does not stop the ones after it, so every cell runs; a cell is
+  interrupted after the cell limit (``cell_timeout``, or the lesson's own limit) and grading goes
+  on with the next one; after the notebook's ``timeout`` its remaining cells are not run;
+* locked cells (:mod:`textrec.grading.locked`): an edited check cell or provided set-up cell
+  is replaced by the original before the notebook runs, and the feedback says so;
+* then the grader asks the kernel only for data: it calls each task's function on inputs the
+  grader draws now (the worked cases, and hidden cases salted with a seed made in this process
+  and never sent to the kernel), gets back what the function returned (plain data, see
+  :mod:`textrec.grading.wire`), and runs the task's check on it **here**. What the notebook
+  prints, raises or patches in its kernel cannot turn a failure into a pass;
+* while a task's function is called, the package's own implementation of that task
+  (:mod:`textrec.grading.references`) is unavailable in the kernel: calling it fails the task;
 * a file that is not a readable notebook scores zero, with the reason.
 
 **This runs the students' code with your permissions.** See the README ("Exercises and
@@ -17,62 +23,32 @@ grading") for running it in a container or under an account with no access to se
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_output
 
+from textrec.grading import checking, locked, report, verdict
 from textrec.grading.checking import TASKS, Task
-from textrec.grading.exercises import check_task
+from textrec.grading.cells import check_task
+from textrec.grading.results import Submission, TaskResult
+
+__all__ = ["Submission", "TaskResult", "grade_folder", "grade_notebook"]
 
 _SECRET = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|API_?KEY|ACCESS_KEY|PRIVATE", re.I)
 _LESSON_PREFIX = re.compile(r"^(\d\d)_")
-_TASK_PREFIX = re.compile(r"^Task \d+ \(\w+\):? (?:is )?")
-
-
-@dataclasses.dataclass
-class TaskResult:
-    number: int
-    function: str
-    passed: bool
-    reason: str  # "pass", or why not
-
-
-@dataclasses.dataclass
-class Submission:
-    """The grade of one submitted notebook."""
-
-    student: str
-    path: Path
-    lesson: str | None
-    results: list[TaskResult] = dataclasses.field(default_factory=list)
-    notes: list[str] = dataclasses.field(default_factory=list)  # about the submission as a whole
-    problems: list[str] = dataclasses.field(default_factory=list)  # other cells that failed
-    seconds: float = 0.0
-    executed: nbformat.NotebookNode | None = None
-
-    @property
-    def score(self) -> int:
-        return sum(result.passed for result in self.results)
-
-    @property
-    def out_of(self) -> int:
-        return len(TASKS.get(self.lesson, [])) if self.lesson else 0
-
-
-@dataclasses.dataclass
-class _Run:
-    """What happened to the cells of one notebook while it ran."""
-
-    timed_out: dict[int, float] = dataclasses.field(default_factory=dict)  # cell -> limit (s)
-    not_run: dict[int, str] = dataclasses.field(default_factory=dict)  # cell -> why
+_TASK_PREFIX = verdict.TASK_PREFIX
 
 
 def find_submissions(folder: Path, exclude: Path | None = None) -> list[Path]:
@@ -113,10 +89,25 @@ def identify_lesson(notebook: nbformat.NotebookNode, path: Path) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def prepare(notebook: nbformat.NotebookNode, tasks: list[Task]) -> tuple[dict[int, int], list[str]]:
-    """Clear outputs, put back the original check of every task; returns (task -> cell index,
-    notes). A task without a check cell gets one appended."""
-    notes, cells = [], {}
+
+@dataclasses.dataclass
+class _Run:
+    """What happened to the cells of one notebook while it ran, and the tasks' verdicts."""
+
+    timed_out: dict[int, float] = dataclasses.field(default_factory=dict)  # cell -> limit (s)
+    not_run: dict[int, str] = dataclasses.field(default_factory=dict)  # cell -> why
+    verdicts: dict[int, TaskResult] = dataclasses.field(default_factory=dict)  # task -> result
+
+
+def prepare(notebook: nbformat.NotebookNode, tasks: list[Task],
+            lesson: str | None = None) -> tuple[dict[int, int], list[str]]:
+    """Clear outputs, put back the locked cells (the provided set-up cells and the original
+    check of every task); returns (task -> check cell index, notes). A task without a check cell
+    gets one appended."""
+    notes = []
+    manifest = locked.load_manifest().get(lesson or (tasks[0].lesson if tasks else ""), [])
+    notes += locked.restore_setup(notebook, manifest, {task.function for task in tasks})
+    cells = {}
     by_number = {task.number: task for task in tasks}
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "code":
@@ -125,12 +116,14 @@ def prepare(notebook: nbformat.NotebookNode, tasks: list[Task]) -> tuple[dict[in
         number = check_task(cell)
         if number in by_number and number not in cells:
             if cell.source.strip() != by_number[number].check_source:
-                notes.append(f"task {number}: the check cell was edited; the original check was run")
+                notes.append(f"task {number}: the check cell was edited; it is locked, so the "
+                             "original check was run instead")
             cell.source = by_number[number].check_source
             cells[number] = index
     for task in tasks:
         if task.number not in cells:
-            notes.append(f"task {task.number}: no check cell (tag {task.tag}); one was added at the end")
+            notes.append(f"task {task.number}: no check cell (tag {task.tag}); one was added at "
+                         "the end")
             notebook.cells.append(new_code_cell(task.check_source, metadata={"tags": [task.tag]}))
             cells[task.number] = len(notebook.cells) - 1
     return cells, notes
@@ -160,56 +153,76 @@ def _make_client(notebook, cell_timeout: int):
 
     client = Client(notebook, timeout=cell_timeout, kernel_name="python3", allow_errors=True,
                     interrupt_on_timeout=True, shutdown_kernel="immediate", record_timing=False,
-                    error_on_timeout={"ename": "TimeoutError", "evalue": "cell time limit", "traceback": []})
+                    error_on_timeout={"ename": "TimeoutError", "evalue": "cell time limit",
+                                      "traceback": []})
     client.run_state = _Run()
     client.current_index = -1
     return client
 
 
-async def _execute(client, cell_timeout: float, deadline: float, workdir: Path) -> _Run:
+async def _execute(client, cell_timeout: float, deadline: float, workdir: Path,
+                   tasks: list[Task]) -> _Run:
     from nbclient.exceptions import DeadKernelError
 
     state = client.run_state
-    code = [i for i, cell in enumerate(client.nb.cells) if cell.cell_type == "code" and cell.source.strip()]
+    code = [i for i, cell in enumerate(client.nb.cells)
+            if cell.cell_type == "code" and cell.source.strip()]
     environment = kernel_environment(workdir / "textrec_home")
-    async with client.async_setup_kernel(env=environment, cwd=str(workdir), stderr=subprocess.DEVNULL):
+    folder = workdir / "grader"
+    folder.mkdir()
+    died = None
+    async with client.async_setup_kernel(env=environment, cwd=str(workdir / "run"),
+                                         stderr=subprocess.DEVNULL):
         for position, index in enumerate(code):
             remaining = deadline - time.monotonic()
             if remaining < 1:
-                state.not_run.update({i: "the notebook's time limit was reached first" for i in code[position:]})
+                state.not_run.update({i: "the notebook's time limit was reached first"
+                                      for i in code[position:]})
                 break
             client.timeout = max(1, int(min(cell_timeout, remaining)))
             client.current_index = index
             try:
                 await client.async_execute_cell(client.nb.cells[index], index)
             except DeadKernelError:
-                state.not_run.update({i: f"the kernel died in cell {index}" for i in code[position + 1:]})
+                state.not_run.update({i: f"the kernel died in cell {index}"
+                                      for i in code[position + 1:]})
                 state.not_run[index] = "the kernel died while running it"
+                first = client.nb.cells[index].source.strip().splitlines()[0][:60]
+                died = f"the kernel died in cell {index} (`{first}`)"
                 break
+        if died is None and not await client.km.is_alive():
+            died = "the kernel was no longer running after the last cell"
+        if died:
+            state.verdicts = {t.number: TaskResult(t.number, t.function, False,
+                                                   f"not graded: {died}, so the grader could "
+                                                   "not call the notebook's functions")
+                              for t in tasks}
+        else:
+            state.verdicts = await verdict.grade_in_kernel(client, tasks, folder, cell_timeout)
     return state
 
 
-def _run_notebook(notebook, cell_timeout: float, timeout: float) -> _Run:
-    import asyncio
-
-    from jupyter_core.utils import run_sync
-
+def _run_notebook(notebook, cell_timeout: float, timeout: float, tasks: list[Task]) -> _Run:
     workdir = Path(tempfile.mkdtemp(prefix="textrec-grade-"))
+    (workdir / "run").mkdir()
     client = _make_client(notebook, int(cell_timeout))
     deadline = time.monotonic() + timeout
+    bound = timeout + 60 + len(tasks) * (cell_timeout + 40)
 
     async def bounded():
         try:
-            return await asyncio.wait_for(_execute(client, cell_timeout, deadline, workdir), timeout + 60)
+            return await asyncio.wait_for(_execute(client, cell_timeout, deadline, workdir, tasks),
+                                          bound)
         except asyncio.TimeoutError:  # a kernel that would not even stop: give up on the rest
             state = client.run_state
             for index, cell in enumerate(notebook.cells):
                 if index >= client.current_index and cell.cell_type == "code":
-                    state.not_run.setdefault(index, "the kernel was stuck past the notebook's time limit")
+                    state.not_run.setdefault(index, "the kernel was stuck past the notebook's "
+                                                    "time limit")
             return state
 
     try:
-        return run_sync(bounded)()
+        return asyncio.run(bounded())
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -220,25 +233,11 @@ def _error_text(output) -> str:
     return f"{output.ename}: {output.evalue}"
 
 
-def _task_result(task: Task, cell, index: int, state: _Run) -> TaskResult:
-    def fail(reason):
-        return TaskResult(task.number, task.function, False, reason)
-
-    if index in state.timed_out:
-        return fail(f"the check did not finish within the {state.timed_out[index]:.0f} s cell limit "
-                    "and was interrupted")
-    if index in state.not_run:
-        return fail(f"not run: {state.not_run[index]}")
-    errors = [o for o in cell.outputs if o.output_type == "error"]
-    if errors:
-        reason = _error_text(errors[-1])
-        if errors[-1].ename == "NameError":
-            reason += f" (did the cell that defines {task.function} run without an error?)"
-        return fail(reason)
-    printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-    if task.pass_line not in printed:
-        return fail("the check printed no pass line")
-    return TaskResult(task.number, task.function, True, "pass")
+def _task_result(task: Task, state: _Run) -> TaskResult:
+    found = state.verdicts.get(task.number)
+    if found is not None:
+        return found
+    return TaskResult(task.number, task.function, False, "not graded: the notebook did not finish")
 
 
 def _cell_problems(notebook, state: _Run, check_cells: set[int]) -> list[str]:
@@ -250,14 +249,35 @@ def _cell_problems(notebook, state: _Run, check_cells: set[int]) -> list[str]:
         where = f"cell {index} (`{first_line}`)"
         if index in state.timed_out:
             limit = state.timed_out[index]
-            problems.append(f"{where} did not finish within the {limit:.0f} s cell limit and was interrupted")
+            problems.append(f"{where} did not finish within the {limit:.0f} s cell limit and was "
+                            "interrupted")
             cell.outputs.append(new_output("error", ename="TimeoutError", traceback=[],
                                            evalue=f"interrupted by the grader after {limit:.0f} s"))
         elif index in state.not_run:
             problems.append(f"{where} was not run: {state.not_run[index]}")
         else:
-            problems += [f"{where} raised {_error_text(o)}" for o in cell.outputs if o.output_type == "error"]
+            problems += [f"{where} raised {_error_text(o)}"
+                         for o in cell.outputs if o.output_type == "error"]
     return problems
+
+
+class _GradingSeed:
+    """Salts the checks' hidden cases with a seed drawn now, in this process (re-entrant)."""
+
+    _lock = threading.Lock()
+    _depth = 0
+
+    def __enter__(self):
+        with self._lock:
+            if _GradingSeed._depth == 0:
+                checking.set_grading_seed(secrets.randbits(63))
+            _GradingSeed._depth += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            _GradingSeed._depth -= 1
+            if _GradingSeed._depth == 0:
+                checking.set_grading_seed(None)
 
 
 def grade_notebook(path: Path, student: str, cell_timeout: float = 120, timeout: float = 600,
@@ -276,19 +296,19 @@ def grade_notebook(path: Path, student: str, cell_timeout: float = 120, timeout:
         return submission
     submission.lesson = lesson or identify_lesson(notebook, path)
     if submission.lesson not in TASKS:
-        submission.notes.append("cannot tell which lesson this is (no textrec metadata, no NN_ file "
-                                "name prefix, no known check calls); pass --lesson")
+        submission.notes.append("cannot tell which lesson this is (no textrec metadata, no NN_ "
+                                "file name prefix, no known check calls); pass --lesson")
         submission.lesson = None
         return submission
     tasks = TASKS[submission.lesson]
-    cells, submission.notes = prepare(notebook, tasks)
-    try:
-        state = _run_notebook(notebook, cell_timeout, timeout)
-    except Exception as exc:  # the grader could not run it at all (e.g. no python3 kernel)
-        submission.notes.append(f"could not be run: {type(exc).__name__}: {exc}"[:300])
-        state = _Run(not_run={i: "the notebook could not be run" for i in cells.values()})
-    submission.results = [
-        _task_result(task, notebook.cells[cells[task.number]], cells[task.number], state) for task in tasks]
+    cells, submission.notes = prepare(notebook, tasks, submission.lesson)
+    with _GradingSeed():
+        try:
+            state = _run_notebook(notebook, cell_timeout, timeout, tasks)
+        except Exception as exc:  # the grader could not run it at all (e.g. no python3 kernel)
+            submission.notes.append(f"could not be run: {type(exc).__name__}: {exc}"[:300])
+            state = _Run(not_run={i: "the notebook could not be run" for i in cells.values()})
+    submission.results = [_task_result(task, state) for task in tasks]
     submission.problems = _cell_problems(notebook, state, set(cells.values()))
     submission.executed = notebook
     submission.seconds = time.monotonic() - start
@@ -296,43 +316,80 @@ def grade_notebook(path: Path, student: str, cell_timeout: float = 120, timeout:
 
 
 def _fill_unreadable(submissions: list[Submission]) -> None:
-    """When every readable submission is of one lesson, an unreadable one fails its tasks."""
-    lessons = {s.lesson for s in submissions if s.lesson}
-    if len(lessons) != 1:
-        return
-    lesson = lessons.pop()
+    """When every readable submission in an unreadable file's folder is of one lesson, the
+    unreadable one fails that lesson's tasks."""
     for s in submissions:
-        if not s.lesson and s.notes and s.notes[0].startswith("not a readable notebook"):
-            s.lesson = lesson
+        if s.lesson or not s.notes or not s.notes[0].startswith("not a readable notebook"):
+            continue
+        lessons = {o.lesson for o in submissions if o.lesson and o.path.parent == s.path.parent}
+        if len(lessons) == 1:
+            s.lesson = lessons.pop()
             s.results = [TaskResult(t.number, t.function, False, "not a readable notebook")
-                         for t in TASKS[lesson]]
+                         for t in TASKS[s.lesson]]
+
+
+def _cell_limit(path: Path, cell_timeout: float, limits: dict[str, float],
+                lesson: str | None) -> float:
+    if not limits:
+        return cell_timeout
+    lesson = lesson or lesson_from_file_name(path)
+    if lesson is None:
+        try:
+            lesson = identify_lesson(nbformat.read(path, as_version=4), path)
+        except Exception:  # noqa: BLE001 (unreadable: grade_notebook reports it)
+            lesson = None
+    return limits.get(lesson, cell_timeout)
 
 
 def grade_folder(folder: str | Path, out: str | Path | None = None, cell_timeout: float = 120,
-                 timeout: float = 600, lesson: str | None = None, progress=print) -> list[Submission]:
-    """Grade every notebook under ``folder``; writes ``scores.csv``, ``scores.md``,
-    ``feedback/<student>.md`` and ``executed/<student>.ipynb`` into ``out`` (default: a folder
-    ``<folder>-grades`` next to it). Returns the submissions."""
-    from textrec.grading import report
-
+                 timeout: float = 600, lesson: str | None = None, progress=print, jobs: int = 1,
+                 lesson_cell_timeouts: dict[str, float] | None = None) -> list[Submission]:
+    """Grade every notebook under ``folder``, ``jobs`` at a time; writes ``scores.csv``,
+    ``scores.md``, ``feedback/<student>.md`` and ``executed/<student>.ipynb`` into ``out``
+    (default: a folder ``<folder>-grades`` next to it). ``lesson_cell_timeouts`` gives some
+    lessons a cell limit of their own. Returns the submissions, in file order."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder of submitted notebooks")
+    unknown = set(lesson_cell_timeouts or {}) - set(TASKS)
+    if unknown:
+        raise ValueError(f"no such lesson: {sorted(unknown)} (lessons: {sorted(TASKS)})")
     out = Path(out) if out else folder.with_name(f"{folder.name}-grades")
     paths = find_submissions(folder, exclude=out)
     if not paths:
         raise FileNotFoundError(f"no .ipynb files under {folder}")
-    progress(f"grading {len(paths)} notebook(s) from {folder}: {cell_timeout:.0f} s per cell, "
-             f"{timeout:.0f} s per notebook")
-    submissions = []
-    for number, path in enumerate(paths, start=1):
+    jobs = max(1, int(jobs))
+    limits = dict(lesson_cell_timeouts or {})
+    special = "".join(f", {name}: {limit:.0f} s" for name, limit in sorted(limits.items()))
+    progress(f"grading {len(paths)} notebook(s) from {folder}: {cell_timeout:.0f} s per cell"
+             f"{special}, {timeout:.0f} s per notebook, {jobs} at a time")
+    start, lock, done = time.monotonic(), threading.Lock(), [0]
+
+    def grade(path: Path) -> Submission:
         student = student_name(path, folder)
-        submission = grade_notebook(path, student, cell_timeout, timeout, lesson)
-        summary = f"{submission.score}/{submission.out_of} tasks" if submission.lesson else "score 0"
+        limit = _cell_limit(path, cell_timeout, limits, lesson)
+        submission = grade_notebook(path, student, limit, timeout, lesson)
+        summary = (
+            f"{submission.score}/{submission.out_of} tasks" if submission.lesson else "score 0"
+        )
         note = f" [{submission.notes[0][:100]}]" if submission.notes else ""
-        progress(f"[{number}/{len(paths)}] {student}: {summary} in {submission.seconds:.1f} s{note}")
-        submissions.append(submission)
+        with lock:
+            done[0] += 1
+            progress(f"[{done[0]}/{len(paths)}] {student}: {summary} in "
+                     f"{submission.seconds:.1f} s{note}")
+        return submission
+
+    with _GradingSeed(), ThreadPoolExecutor(max_workers=jobs) as pool:
+        submissions = list(pool.map(grade, paths))
     _fill_unreadable(submissions)
+    wall = time.monotonic() - start
     written = report.write_reports(submissions, out, cell_timeout=cell_timeout, timeout=timeout)
+    graded = [s for s in submissions if s.out_of]
+    mean = sum(s.score / s.out_of for s in graded) / len(graded) if graded else 0.0
+    progress(
+        f"class graded in {wall:.0f} s with {jobs} job(s) "
+        f"({sum(s.seconds for s in submissions):.0f} s "
+        f"of notebook time, {len(submissions)} notebook(s)); mean score {mean:.0%} of the tasks"
+    )
     progress(f"scores: {written['csv']} and {written['md']}; feedback in {written['feedback']}")
     return submissions

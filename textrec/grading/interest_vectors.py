@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.evaluation import metrics
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "03_interest_vectors"
 DAY = 86_400
@@ -50,7 +50,8 @@ def _unit(v) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def _recency_hint(vectors, timestamps, half_life: float, got: np.ndarray, expected: np.ndarray) -> str:
+def _recency_hint(vectors, timestamps, half_life: float, got: np.ndarray,
+                  expected: np.ndarray) -> str:
     vectors, timestamps = np.asarray(vectors, float), np.asarray(timestamps, float)
     ages = (timestamps.max() - timestamps) / DAY
     if not np.all(np.isfinite(got)) or np.linalg.norm(got) < 1e-9:
@@ -58,7 +59,8 @@ def _recency_hint(vectors, timestamps, half_life: float, got: np.ndarray, expect
                 "age from the user's latest review (not from 1970), in days")
     if not np.isclose(np.linalg.norm(got), 1.0, atol=1e-4):
         if np.allclose(_unit(got), expected, atol=1e-4):
-            return f"right direction, but its length is {np.linalg.norm(got):.4f}: scale it to unit length"
+            return (f"right direction, but its length is {np.linalg.norm(got):.4f}: scale it to "
+                    "unit length")
     seconds = _unit((0.5 ** (ages * DAY / half_life)) @ vectors)
     if np.allclose(got, seconds, atol=1e-4):
         return "timestamps are in seconds but the half-life is in days: convert the ages to days"
@@ -75,12 +77,14 @@ def _recency_hint(vectors, timestamps, half_life: float, got: np.ndarray, expect
 @check(LESSON, 1, "recency_interest_vector", "recency-weighted interest vector (half-life in days)")
 def check_recency_interest_vector(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(RECENCY_CASES)]
-    rng = np.random.default_rng(606)
+    rng = hidden_rng(606)
     for number in range(8):
         n, dim = int(rng.integers(1, 9)), int(rng.integers(3, 9))
         vectors = rng.normal(size=(n, dim))
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        timestamps = 1_300_000_000 + rng.integers(0, 800, size=n) * DAY + rng.integers(0, DAY, size=n)
+        timestamps = (
+            1_300_000_000 + rng.integers(0, 800, size=n) * DAY + rng.integers(0, DAY, size=n)
+        )
         half_life = float(rng.uniform(3, 365))
         given.append((f"hidden case {number + 1}", vectors, timestamps, half_life,
                       reference_interest_vector(vectors, timestamps, half_life)))
@@ -96,7 +100,9 @@ def check_recency_interest_vector(cases: Cases) -> None:
             raise cases.fail(f"{case}: return one vector of shape [dim] = {list(expected.shape)}, "
                              f"got shape {list(got.shape)}")
         if not np.allclose(got, expected, atol=1e-4):
-            raise cases.fail(f"{case}: " + _recency_hint(vectors, timestamps, half_life, got, expected))
+            raise cases.fail(
+                f"{case}: " + _recency_hint(vectors, timestamps, half_life, got, expected)
+            )
         cases.passed()
 
 
@@ -133,31 +139,39 @@ def _ndcg_hint(ranked, relevant, k: int, got: float, expected: float) -> str:
 
     dcg = sum(1 / np.log2(r + 1) for r in top_hits)
     if not np.isfinite(got):
-        return "the result is not finite: ranks count from 1, so the first discount is 1 / log2(2) = 1"
+        return (
+            "the result is not finite: ranks count from 1, so the first discount is 1 / log2(2) = 1"
+        )
     if got == 0 and expected > 0:
         return ("a hit in the top k counted for nothing: do your ranks count from 1? The first "
                 "discount is 1 / log2(1 + 1) = 1")
-    reciprocal = sum(1 / r for r in top_hits) / sum(1 / r for r in range(1, min(k, len(relevant)) + 1))
+    reciprocal = sum(1 / r for r in top_hits) / sum(
+        1 / r for r in range(1, min(k, len(relevant)) + 1)
+    )
     if top_hits and np.isclose(got, reciprocal):
         return "that discount is 1 / rank; NDCG discounts a hit at rank r by 1 / log2(r + 1)"
     if np.isclose(got, dcg) and not np.isclose(dcg, expected):
         return "that is the DCG; divide it by the ideal DCG (all relevant items ranked first)"
     if top_hits and np.isclose(got, dcg / idcg(len(relevant))):
-        return "the ideal list has at most k items: the ideal DCG sums over min(k, number relevant) ranks"
+        return ("the ideal list has at most k items: the ideal DCG sums over min(k, number "
+                "relevant) ranks")
     if np.isclose(got, sum(1 / np.log2(r + 1) for r in hits) / idcg(min(k, len(relevant)))):
         return "only the first k ranks count"
-    return f"for ranked={ranked}, relevant={sorted(relevant)}, k={k} expected {expected:.4f}, got {got:.4f}"
+    return (f"for ranked={ranked}, relevant={sorted(relevant)}, k={k} expected {expected:.4f}, "
+            f"got {got:.4f}")
 
 
 @check(LESSON, 2, "ndcg_at_k", "NDCG@k of one ranked list (binary gains, log2 discount)")
 def check_ndcg_at_k(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(NDCG_CASES)]
-    rng = np.random.default_rng(707)
+    rng = hidden_rng(707)
     for number in range(12):
         ranked = rng.permutation(40)[: int(rng.integers(1, 25))]
         relevant = set(rng.choice(40, size=int(rng.integers(1, 5)), replace=False).tolist())
         k = int(rng.choice([1, 3, 5, 10, 20]))
-        given.append((f"hidden case {number + 1}", ranked, relevant, k, reference_ndcg(ranked, relevant, k)))
+        given.append(
+            (f"hidden case {number + 1}", ranked, relevant, k, reference_ndcg(ranked, relevant, k))
+        )
     for index, (case, ranked, relevant, k, expected) in enumerate(given):
         ranked_argument = np.asarray(ranked) if index % 2 else [int(i) for i in ranked]
         result = cases.call(ranked_argument, set(relevant), k,
@@ -166,7 +180,9 @@ def check_ndcg_at_k(cases: Cases) -> None:
         try:
             got = float(result)
         except (TypeError, ValueError):
-            raise cases.fail(f"{case}: return one number (a float), got {describe(result, 80)}") from None
+            raise cases.fail(
+                f"{case}: return one number (a float), got {describe(result, 80)}"
+            ) from None
         if not np.isclose(got, expected, atol=1e-6):
             ranked_list = [int(i) for i in ranked]
             raise cases.fail(f"{case}: " + _ndcg_hint(ranked_list, set(relevant), k, got, expected))
@@ -213,18 +229,23 @@ def _top_k_hint(user, items, seen, k: int, got: list, expected: list) -> str:
 def check_recommend_top_k(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", TOPK_USER, TOPK_ITEMS, seen, k, expected)
              for n, (seen, k, expected) in enumerate(TOPK_CASES)]
-    rng = np.random.default_rng(808)
+    rng = hidden_rng(808)
     for number in range(8):
         n_items, dim = int(rng.integers(12, 60)), int(rng.integers(2, 9))
         items = rng.normal(size=(n_items, dim)) * rng.uniform(0.1, 10, size=(n_items, 1))
         user = rng.normal(size=dim) * rng.uniform(0.1, 5)
         seen = sorted(rng.choice(n_items, size=int(rng.integers(0, 10)), replace=False).tolist())
-        k = int(rng.integers(1, 11))
+        k = int(rng.integers(1, min(11, n_items - len(seen) + 1)))  # k unseen items exist
         given.append((f"hidden case {number + 1}", user, items, seen, k,
                       reference_top_k(user, items, seen, k).tolist()))
     for case, user, items, seen, k, expected in given:
-        result = cases.call(np.asarray(user, np.float32), np.asarray(items, np.float32), list(seen), k,
-                            case=f"{case} (k={k}, seen={seen})")
+        result = cases.call(
+            np.asarray(user, np.float32),
+            np.asarray(items, np.float32),
+            list(seen),
+            k,
+            case=f"{case} (k={k}, seen={seen})",
+        )
         try:
             got = np.asarray(result).ravel()
             if got.size and not np.all(np.mod(got.astype(float), 1) == 0):

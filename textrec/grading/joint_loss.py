@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 
 LESSON = "05_collaborative_filtering_joint_loss"
 TERMS = ("text", "retrieval", "rating")
@@ -31,7 +31,10 @@ def reference_predict_ratings(mu, user_bias, item_bias, user_factors, item_facto
     from textrec.models.factorization import MatrixFactorization
 
     user_factors, item_factors = np.asarray(user_factors, float), np.asarray(item_factors, float)
-    users, items = [f"u{n}" for n in range(len(user_factors))], [f"i{n}" for n in range(len(item_factors))]
+    users, items = (
+        [f"u{n}" for n in range(len(user_factors))],
+        [f"i{n}" for n in range(len(item_factors))],
+    )
     model = MatrixFactorization(users, items, embedding_dim=user_factors.shape[1], global_mean=mu)
     model.rating_matrix(users[:1], items[:1])  # builds the layers
 
@@ -86,7 +89,7 @@ def _mf_hint(mu, bu, bi, p, q, got) -> str:
 @check(LESSON, 1, "predict_ratings", "matrix factorisation's r_hat = mu + b_u + b_i + p_u . q_i")
 def check_predict_ratings(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(MF_CASES)]
-    rng = np.random.default_rng(505)
+    rng = hidden_rng(505)
     for number, (n_users, n_items) in enumerate([(4, 4), (3, 7), (9, 5)]):
         dim = int(rng.integers(1, 6))
         parts = (float(rng.uniform(2.5, 4.5)), rng.normal(scale=0.5, size=n_users),
@@ -97,8 +100,12 @@ def check_predict_ratings(cases: Cases) -> None:
     for case, mu, bu, bi, p, q, expected in given:
         bu, bi, p, q = (np.asarray(v, float) for v in (bu, bi, p, q))
         expected = np.asarray(expected, float)
-        got = as_array(cases, case, cases.call(mu, bu.copy(), bi.copy(), p.copy(), q.copy(), case=case),
-                     expected.shape)
+        got = as_array(
+            cases,
+            case,
+            cases.call(mu, bu.copy(), bi.copy(), p.copy(), q.copy(), case=case),
+            expected.shape,
+        )
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _mf_hint(mu, bu, bi, p, q, got))
         cases.passed()
@@ -129,7 +136,8 @@ def _joint_hint(terms: dict, weights: dict, got: float) -> str:
     if np.isclose(got, sum(np.mean(terms[n]) for n in present)) or np.isclose(
             got, sum(np.mean(terms[n]) for n in terms)):
         return "multiply each term's mean by its weight"
-    if np.isclose(got, np.mean(np.concatenate([weights[n] * np.asarray(terms[n]) for n in present]))):
+    pooled = np.concatenate([weights[n] * np.asarray(terms[n]) for n in present])
+    if np.isclose(got, np.mean(pooled)):
         return "average each term on its own, then add the weighted means"
     return f"expected {reference_joint_loss(terms, weights):.4f}, got {got:.4f}"
 
@@ -139,7 +147,7 @@ def check_joint_loss(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}" + ("" if "text" in case[0] else
                                                " (a batch without review vectors: no 'text' term)"),
               *case[:2]) for n, case in enumerate(JOINT_CASES)]
-    rng = np.random.default_rng(55)
+    rng = hidden_rng(55)
     for number in range(6):
         terms = {name: rng.exponential(size=int(rng.integers(2, 40))) for name in TERMS}
         weights = {name: float(rng.choice([0.0, 0.1, 0.5, 1.0, 2.0])) for name in TERMS}
@@ -155,7 +163,9 @@ def check_joint_loss(cases: Cases) -> None:
         given.append((f"hidden case {number + 1} ({description})", terms, weights))
     for n, (case, terms, weights) in enumerate(given):
         terms = {name: np.asarray(values, np.float32) for name, values in terms.items()}
-        expected = JOINT_CASES[n][2] if n < len(JOINT_CASES) else reference_joint_loss(terms, weights)
+        expected = (
+            JOINT_CASES[n][2] if n < len(JOINT_CASES) else reference_joint_loss(terms, weights)
+        )
         result = cases.call({k: v.copy() for k, v in terms.items()}, dict(weights), case=case)
         try:
             got = float(result)
@@ -213,9 +223,13 @@ def _cf_hint(vectors: np.ndarray, liked: np.ndarray, k: int, got: np.ndarray) ->
 @check(LESSON, 3, "user_cf_scores", "user-based CF from the top-k text neighbours")
 def check_user_cf_scores(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(CF_CASES)]
-    rng = np.random.default_rng(5)
+    rng = hidden_rng(5)
     for number in range(6):
-        n_users, n_items, dim = int(rng.integers(5, 30)), int(rng.integers(3, 20)), int(rng.integers(2, 8))
+        n_users, n_items, dim = (
+            int(rng.integers(5, 30)),
+            int(rng.integers(3, 20)),
+            int(rng.integers(2, 8)),
+        )
         vectors = rng.normal(size=(n_users, dim))
         liked = (rng.random((n_users, n_items)) < 0.3).astype(float)
         k = int(rng.integers(1, n_users))
@@ -224,7 +238,9 @@ def check_user_cf_scores(cases: Cases) -> None:
     for case, vectors, liked, k, expected in given:
         vectors, liked = np.asarray(vectors, float), np.asarray(liked, float)
         expected = np.asarray(expected, float)
-        got = as_array(cases, case, cases.call(vectors.copy(), liked.copy(), k, case=case), expected.shape)
+        got = as_array(
+            cases, case, cases.call(vectors.copy(), liked.copy(), k, case=case), expected.shape
+        )
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _cf_hint(vectors, liked, k, got))
         cases.passed()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 from textrec.privacy import pii
 
 LESSON = "07_privacy_dp_sgd"
@@ -60,13 +60,14 @@ def _clip_hint(g: np.ndarray, c: float, got: np.ndarray) -> str:
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.allclose(got, np.nan_to_num(g * c / norms), atol=1e-5):
             return "a row already shorter than C should stay unchanged: scale by min(1, C / norm)"
-    return f"expected {np.round(reference_clip_rows(g, c), 4).tolist()}, got {np.round(got, 4).tolist()}"
+    expected = np.round(reference_clip_rows(g, c), 4).tolist()
+    return f"expected {expected}, got {np.round(got, 4).tolist()}"
 
 
 @check(LESSON, 1, "clip_rows", "per-example L2 clipping")
 def check_clip_rows(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(CLIP_CASES)]
-    rng = np.random.default_rng(707)
+    rng = hidden_rng(707)
     for number in range(6):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))
         g = rng.normal(size=(n, dim)) * rng.uniform(0.05, 3, size=(n, 1))
@@ -122,7 +123,7 @@ def _luhn_hint(digits: str, got) -> str:
 @check(LESSON, 2, "luhn_valid", "the Luhn checksum of card numbers")
 def check_luhn_valid(cases: Cases) -> None:
     given = [(f"the task's example {digits!r}", digits) for digits, _ in LUHN_CASES]
-    rng = np.random.default_rng(7)
+    rng = hidden_rng(7)
     for number in range(24):
         body = "".join(str(d) for d in rng.integers(0, 10, size=int(rng.integers(12, 19))))
         for check_digit in "0123456789":  # exactly one completes a valid number
@@ -148,7 +149,7 @@ SUM_CASES = [([[3.0, 4.0], [0.3, 0.4]], 1.0, [0.9, 1.2])]
 
 @check(LESSON, 3, "noisy_clipped_sum", "clipped sum plus seeded Gaussian noise of std z * C")
 def check_noisy_clipped_sum(cases: Cases) -> None:
-    rng = np.random.default_rng(77)
+    rng = hidden_rng(77)
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(SUM_CASES)]
     for number in range(4):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))
@@ -161,10 +162,14 @@ def check_noisy_clipped_sum(cases: Cases) -> None:
                      cases.call(g.copy(), c, 0.0, 0, case=case), expected.shape)
         if not np.allclose(got, expected, atol=1e-5):
             if np.allclose(got, g.sum(axis=0), atol=1e-5):
-                raise cases.fail(f"{case}: with noise_multiplier=0 that is the unclipped sum: clip each "
-                                 "row to norm C first")
+                raise cases.fail(
+                    f"{case}: with noise_multiplier=0 that is the unclipped sum: clip each "
+                    "row to norm C first"
+                )
             if np.allclose(got, expected / len(g), atol=1e-5):
-                raise cases.fail(f"{case}: that is the mean; return the sum (the optimiser divides later)")
+                raise cases.fail(
+                    f"{case}: that is the mean; return the sum (the optimiser divides later)"
+                )
             raise cases.fail(f"{case}: with noise_multiplier=0 expected the clipped sum "
                              f"{np.round(expected, 4).tolist()}, got {np.round(got, 4).tolist()}")
         cases.passed()
@@ -173,9 +178,15 @@ def check_noisy_clipped_sum(cases: Cases) -> None:
     clipped = reference_clipped_sum(g, 1.5)
     for z in (0.5, 2.0):
         case = f"a [4, 20000] batch with clip_norm=1.5, noise_multiplier={z}"
-        first = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
-        again = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape)
-        other = as_array(cases, case, cases.call(g.astype(np.float32), 1.5, z, 4, case=case), clipped.shape)
+        first = as_array(
+            cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape
+        )
+        again = as_array(
+            cases, case, cases.call(g.astype(np.float32), 1.5, z, 3, case=case), clipped.shape
+        )
+        other = as_array(
+            cases, case, cases.call(g.astype(np.float32), 1.5, z, 4, case=case), clipped.shape
+        )
         if not np.allclose(first, again):
             raise cases.fail(f"{case}: the same seed gave different noise: draw it from "
                              "np.random.default_rng(seed)")
@@ -187,8 +198,10 @@ def check_noisy_clipped_sum(cases: Cases) -> None:
             raise cases.fail(f"{case}: the noise should have mean 0, its mean is {mean:.3f}")
         if not np.isclose(std, z * 1.5, rtol=0.05):
             if np.isclose(std, z, rtol=0.05):
-                raise cases.fail(f"{case}: the noise's standard deviation is {std:.3f}; it should be "
-                                 "noise_multiplier * clip_norm, not noise_multiplier alone")
+                raise cases.fail(
+                    f"{case}: the noise's standard deviation is {std:.3f}; it should be "
+                    "noise_multiplier * clip_norm, not noise_multiplier alone"
+                )
             raise cases.fail(f"{case}: the noise's standard deviation should be "
                              f"noise_multiplier * clip_norm = {z * 1.5:.2f}, it is {std:.3f}")
         cases.passed()

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 
 from textrec.grading.checking import TASKS
-from textrec.grading.grader import Submission
+from textrec.grading.results import Submission
 
 PASS = "pass"
 
@@ -46,14 +46,19 @@ def _md(text: str, limit: int = 90) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def write_markdown(submissions: list[Submission], path: Path, cell_timeout: float, timeout: float) -> None:
+def write_markdown(submissions: list[Submission], path: Path, cell_timeout: float,
+                   timeout: float) -> None:
     n = _n_columns(submissions)
-    lines = ["# Scores", "",
-             f"{len(submissions)} submission(s); limits: {cell_timeout:.0f} s per cell, "
-             f"{timeout:.0f} s per notebook. ✓ = passed; otherwise why not (in full in scores.csv and "
-             "feedback/).", "",
-             "| student | lesson | " + " | ".join(f"task {i}" for i in range(1, n + 1)) + " | total |",
-             "|---|---|" + "---|" * n + "---|"]
+    lines = [
+        "# Scores",
+        "",
+        f"{len(submissions)} submission(s); limits: {cell_timeout:.0f} s per cell, "
+        f"{timeout:.0f} s per notebook. ✓ = passed; otherwise why not (in full in scores.csv and "
+        "feedback/).",
+        "",
+        "| student | lesson | " + " | ".join(f"task {i}" for i in range(1, n + 1)) + " | total |",
+        "|---|---|" + "---|" * n + "---|",
+    ]
     for s in submissions:
         cells = []
         for i in range(1, n + 1):
@@ -61,12 +66,16 @@ def write_markdown(submissions: list[Submission], path: Path, cell_timeout: floa
             first_sentence = value.split(". ")[0]
             cells.append("✓" if value == PASS else _md(first_sentence) if value else "")
         total = f"{s.score}/{s.out_of}" if s.lesson else f"0 ({_md(s.notes[-1], 60)})"
-        lines.append(f"| {_md(s.student, 40)} | {s.lesson or '?'} | " + " | ".join(cells) + f" | {total} |")
+        lines.append(
+            f"| {_md(s.student, 40)} | {s.lesson or '?'} | " + " | ".join(cells) + f" | {total} |"
+        )
     lessons = sorted({s.lesson for s in submissions if s.lesson})
     if lessons:
         lines += ["", "Tasks:"]
         for lesson in lessons:
-            lines += [f"- {lesson}, task {t.number}: `{t.function}`, {t.title}" for t in TASKS[lesson]]
+            lines += [
+                f"- {lesson}, task {t.number}: `{t.function}`, {t.title}" for t in TASKS[lesson]
+            ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.evaluation import metrics
-from textrec.grading.checking import Cases, check, describe
+from textrec.grading.checking import Cases, check, describe, hidden_rng
 
 LESSON = "04_two_tower_retrieval"
 
@@ -76,7 +76,7 @@ def _loss_hint(q, c, t: float, got: float, expected: float) -> str:
 @check(LESSON, 1, "in_batch_softmax_loss", "in-batch softmax loss with a temperature")
 def check_in_batch_softmax_loss(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(LOSS_CASES)]
-    rng = np.random.default_rng(404)
+    rng = hidden_rng(404)
     for number in range(6):
         n, dim = int(rng.integers(2, 9)), int(rng.integers(2, 7))
         q, c = rng.normal(size=(n, dim)), rng.normal(size=(n, dim))
@@ -86,10 +86,14 @@ def check_in_batch_softmax_loss(cases: Cases) -> None:
         q, c = np.asarray(q, np.float32), np.asarray(c, np.float32)
         got = _as_array(cases, case, cases.call(q.copy(), c.copy(), t, case=case), "one number")
         if got.size != 1:
-            raise cases.fail(f"{case}: return one number (the mean loss), got shape {list(got.shape)}")
+            raise cases.fail(
+                f"{case}: return one number (the mean loss), got shape {list(got.shape)}"
+            )
         got = float(got.reshape(()))
         if not np.isclose(got, expected, rtol=1e-4, atol=1e-5):
-            raise cases.fail(f"{case}: " + _loss_hint(q.astype(float), c.astype(float), t, got, expected))
+            raise cases.fail(
+                f"{case}: " + _loss_hint(q.astype(float), c.astype(float), t, got, expected)
+            )
         cases.passed()
 
 
@@ -109,13 +113,16 @@ def reference_logq(logits, probabilities) -> np.ndarray:
     import tensorflow_recommenders as tfrs
 
     corrected = tfrs.layers.loss.SamplingProbablityCorrection()(
-        tf.constant(np.asarray(logits, np.float64)), tf.constant(np.asarray(probabilities, np.float64)))
+        tf.constant(np.asarray(logits, np.float64)),
+        tf.constant(np.asarray(probabilities, np.float64)),
+    )
     return corrected.numpy()
 
 
 def _logq_hint(logits, p, got) -> str:
     if np.allclose(got, logits + np.log(p), atol=1e-4):
-        return "the correction went the wrong way: subtract log(p), so frequent items lose their head start"
+        return ("the correction went the wrong way: subtract log(p), so frequent items lose their "
+                "head start")
     if np.allclose(got, logits - p, atol=1e-4):
         return "subtract the log of the probability, not the probability itself"
     if np.allclose(got, logits / p, atol=1e-4) or np.allclose(got, logits * p, atol=1e-4):
@@ -129,18 +136,26 @@ def _logq_hint(logits, p, got) -> str:
 @check(LESSON, 2, "logq_correct", "log-Q correction of in-batch logits")
 def check_logq_correct(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(LOGQ_CASES)]
-    rng = np.random.default_rng(4040)
+    rng = hidden_rng(4040)
     for number in range(6):
         n = int(rng.integers(2, 8))
         logits = rng.normal(scale=2, size=(n, n))
         p = rng.dirichlet(np.ones(n) * 0.7) * 0.98 + 0.02 / n
         given.append((f"hidden case {number + 1}", logits, p, reference_logq(logits, p)))
     for case, logits, p, expected in given:
-        logits, p, expected = np.asarray(logits, np.float32), np.asarray(p, np.float32), np.asarray(expected)
-        got = _as_array(cases, case, cases.call(logits.copy(), p.copy(), case=case), "an array of logits")
+        logits, p, expected = (
+            np.asarray(logits, np.float32),
+            np.asarray(p, np.float32),
+            np.asarray(expected),
+        )
+        got = _as_array(
+            cases, case, cases.call(logits.copy(), p.copy(), case=case), "an array of logits"
+        )
         if got.shape != expected.shape:
-            raise cases.fail(f"{case}: return the corrected logits, shape {list(expected.shape)}, "
-                             f"got shape {list(got.shape)} (p has one entry per candidate, a column)")
+            raise cases.fail(
+                f"{case}: return the corrected logits, shape {list(expected.shape)}, "
+                f"got shape {list(got.shape)} (p has one entry per candidate, a column)"
+            )
         if not np.allclose(got, expected, atol=1e-4):
             raise cases.fail(f"{case}: " + _logq_hint(logits.astype(float), p.astype(float), got))
         cases.passed()
@@ -176,14 +191,20 @@ def _topk_hint(scores, seen, k: int, got, expected) -> str:
 @check(LESSON, 3, "top_k_unseen", "top k per user with seen items excluded")
 def check_top_k_unseen(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(TOPK_CASES)]
-    rng = np.random.default_rng(44)
+    rng = hidden_rng(44)
     for number in range(6):
         n_users, n_items = int(rng.integers(1, 6)), int(rng.integers(6, 30))
         scores = rng.normal(size=(n_users, n_items))
-        seen = [sorted(rng.choice(n_items, size=int(rng.integers(0, n_items // 2)), replace=False).tolist())
-                for _ in range(n_users)]
+        seen = [
+            sorted(
+                rng.choice(n_items, size=int(rng.integers(0, n_items // 2)), replace=False).tolist()
+            )
+            for _ in range(n_users)
+        ]
         k = int(rng.integers(1, n_items - n_items // 2 + 1))
-        given.append((f"hidden case {number + 1}", scores, seen, k, reference_top_k_unseen(scores, seen, k)))
+        given.append(
+            (f"hidden case {number + 1}", scores, seen, k, reference_top_k_unseen(scores, seen, k))
+        )
     for case, scores, seen, k, expected in given:
         scores, expected = np.asarray(scores, np.float32), np.asarray(expected)
         result = cases.call(scores.copy(), [list(s) for s in seen], k, case=case)
@@ -191,10 +212,14 @@ def check_top_k_unseen(cases: Cases) -> None:
             got = np.asarray(result)
             got = got.astype(np.int64) if np.issubdtype(got.dtype, np.number) else got
         except (TypeError, ValueError):
-            raise cases.fail(f"{case}: return an array of item indices, got {describe(result, 80)}") from None
+            raise cases.fail(
+                f"{case}: return an array of item indices, got {describe(result, 80)}"
+            ) from None
         if got.shape != expected.shape:
-            raise cases.fail(f"{case}: return item indices of shape [users, k] = {list(expected.shape)}, "
-                             f"got shape {list(got.shape)}")
+            raise cases.fail(
+                f"{case}: return item indices of shape [users, k] = {list(expected.shape)}, "
+                f"got shape {list(got.shape)}"
+            )
         if not np.array_equal(got, expected):
             raise cases.fail(f"{case}: " + _topk_hint(scores, seen, k, got, expected))
         cases.passed()
