@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from textrec.feedback import explain
-from textrec.grading.checking import Cases, as_array, check, describe
+from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 from textrec.interests import vectors as vectors_module
 
 LESSON = "09_explanations_feedback"
@@ -79,7 +79,7 @@ def _cited_hint(vectors, weights, item_vector, got) -> str:
 @check(LESSON, 1, "cited_review", "the review that adds most to the score")
 def check_cited_review(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(CITED_CASES)]
-    rng = np.random.default_rng(909)
+    rng = hidden_rng(909)
     for number in range(6):
         n, dim = int(rng.integers(2, 25)), int(rng.integers(2, 16))
         vectors = _unit_rows(rng, n, dim)
@@ -127,7 +127,7 @@ def _drop_hint(vectors, item, got) -> str:
 @check(LESSON, 2, "removal_drops", "the score drop when a review is left out")
 def check_removal_drops(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(DROP_CASES)]
-    rng = np.random.default_rng(919)
+    rng = hidden_rng(919)
     for number in range(6):
         n, dim = int(rng.integers(2, 20)), int(rng.integers(2, 12))
         vectors, item = _unit_rows(rng, n, dim), _unit_rows(rng, 1, dim)[0]
@@ -171,7 +171,7 @@ def _at_hint(vectors, timestamps, time, got) -> str:
 @check(LESSON, 3, "interest_vector_at", "a live interest vector that reads only the past")
 def check_interest_vector_at(cases: Cases) -> None:
     given = [(f"the task's example {n + 1}", *case) for n, case in enumerate(AT_CASES)]
-    rng = np.random.default_rng(929)
+    rng = hidden_rng(929)
     for number in range(6):
         n, dim = int(rng.integers(2, 30)), int(rng.integers(2, 12))
         vectors = _unit_rows(rng, n, dim)
