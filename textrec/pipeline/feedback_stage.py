@@ -84,7 +84,7 @@ def _figure(study):
     import matplotlib.pyplot as plt
 
     table = study.table
-    figure, axis = plt.subplots(figsize=(8, 4))
+    figure, axis = plt.subplots(figsize=(10, 4))
     colours = plt.get_cmap("tab10").colors
     names = study.replay.names
     for number, name in enumerate(names):
@@ -97,5 +97,5 @@ def _figure(study):
     axis.plot(chance.index, chance.to_numpy(), "k--", label="random ranking (expected)")
     axis.set(title=f"Replay after the cut-off ({study.window['cut-off']}): NDCG@{K}, 95% "
              "intervals", xlabel="period (served at its start)", ylabel=f"NDCG@{K}")
-    axis.legend(fontsize=7, ncol=2)
+    axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return figure
