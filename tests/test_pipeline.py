@@ -53,7 +53,8 @@ def test_pipeline_on_the_synthetic_default_runs_every_stage_and_exports(tmp_path
     report = (tmp_path / "r" / "report.md").read_text()
     for section in ("## Summary", "## Data", "## Export"):
         assert section in report
-    assert "Stages: data, finetune, interests, joint, evaluation, privacy, export." in report
+    assert ("Stages: data, finetune, interests, joint, evaluation, privacy, feedback, export."
+            in report)
     assert "0 found" in report  # the search for review text and raw ids in the export
     saved = tmp_path / "r" / "export" / "textrec" / "1"
     card = export.read_card(saved)

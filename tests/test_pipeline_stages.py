@@ -10,7 +10,8 @@ from textrec import pipeline
 from textrec.data import schema
 from textrec.pipeline import evaluation_stage, privacy_stage, report, stages
 
-COURSE_STAGES = ["data", "finetune", "interests", "joint", "evaluation", "privacy", "export"]
+COURSE_STAGES = ["data", "finetune", "interests", "joint", "evaluation", "privacy", "feedback",
+                 "export"]
 
 
 def _state(tmp_path=None):

@@ -184,7 +184,7 @@ BAD_REQUESTS = [
     ("both formats", "POST", PREDICT, {"instances": [], "inputs": {}}, 400, "exactly one of"),
     ("neither format", "POST", PREDICT, {"signature_name": "embed_text"}, 400, "exactly one of"),
     ("unknown signature", "POST", PREDICT, {"signature_name": "nope", "instances": ["a"]}, 400,
-     "unknown signature_name 'nope'; this model has ['embed_text', 'recommend_text'"),
+     "unknown signature_name 'nope'; this model has ['embed_text', 'explain'"),
     ("signature not a string", "POST", PREDICT, {"signature_name": 3, "instances": ["a"]}, 400,
      "'signature_name' must be a string"),
     ("empty instances", "POST", PREDICT, {"instances": []}, 400, "non-empty list"),

@@ -20,6 +20,7 @@ LAYERS = [
     {"models"},
     {"interests"},
     {"evaluation", "privacy"},
+    {"feedback"},
     {"export"},
     {"pipeline", "grading"},
     {"cli"},

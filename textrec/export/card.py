@@ -31,6 +31,15 @@ SIGNATURES = {
     "embed_text": {
         "inputs": {"text": "string [batch]"},
         "outputs": {"vectors": "float32 [batch, text dim]: unit interest vectors"}},
+    "explain": {
+        "inputs": {"user_id": "string [batch]: pseudonymised user id",
+                   "item_id": "string [batch]: the recommended item",
+                   "n": "int32 [batch]: history items wanted, 1 to max_k"},
+        "outputs": {"history_item_ids": "string [batch, max n]: seen items closest to the item",
+                    "contributions": "float32 [batch, max n]: their candidate-embedding dot "
+                                     "products with the item",
+                    "score": "float32 [batch]: the model's score of the item",
+                    "known_user": "bool [batch]"}},
 }
 
 # Limits a server enforces on requests (the graph itself checks k).

@@ -19,7 +19,13 @@ Its three ``tf.function`` s become the SavedModel's signatures:
   row (``""`` pads); a known ``user_id`` adds them to that user's history, ``""`` or an unknown
   id serves the texts alone. A new review changes the recommendations at once;
 * ``embed_text(text [B] string)`` -> ``vectors`` [B, text dim], unit rows (zeros for a text
-  with no tokens).
+  with no tokens);
+* ``explain(user_id [B] string, item_id [B] string, n [B] int32)`` -> ``history_item_ids``
+  string [B, N] and ``contributions`` float32 [B, N] (``N = max(n)``): the user's seen items
+  whose candidate embeddings are closest (dot product) to the item's, best first, the evidence
+  "because you have ..."; ``score`` float32 [B], the model's score of the item for the user
+  (``-inf`` for an unknown item); ``known_user`` bool [B]. No review text is in the export, so
+  the text evidence of lesson 09 (quoted reviews) stays with the offline explainer.
 
 Both ``recommend_*`` return ``item_ids`` string [B, K] and ``scores`` float32 [B, K] with
 ``K = max(k)``, best first, and ``known_user`` bool [B] (False: the row was served without an
@@ -109,6 +115,11 @@ class RecommenderModule(tf.Module):
         flat = np.concatenate([np.asarray(rows, np.int64) for rows in seen]) if seen else []
         self.seen_items = _constant_variable(np.asarray(flat, np.int64), "seen_items", tf.int64)
         self.item_ids = _constant_variable([str(item) for item in item_ids], "item_ids", tf.string)
+        self.item_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(
+                tf.constant([str(item) for item in item_ids], tf.string),
+                tf.range(n_items, dtype=tf.int64)),
+            default_value=-1)
         self.item_embeddings = _constant_variable(
             np.asarray(item_embeddings, np.float32), "item_embeddings")
 
@@ -196,6 +207,39 @@ class RecommenderModule(tf.Module):
         """Interest vectors of texts: unit rows [B, text dim], zeros for texts with no token."""
         return {"vectors": self._embed_nonblank(tf.reshape(text, [-1]))}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
+                                  tf.TensorSpec([None], tf.string, name="item_id"),
+                                  tf.TensorSpec([None], tf.int32, name="n")])
+    def explain(self, user_id, item_id, n):
+        """The seen items that tie each user to an item, and the model's score of the item."""
+        rows = self._user_rows(user_id)
+        items = self.item_table.lookup(tf.reshape(item_id, [-1]))
+        tf.debugging.assert_equal(tf.size(items), tf.size(rows),
+                                  message="user_id and item_id must have the same batch size")
+        n = self._check_k(n, tf.size(rows))
+        known_item = items >= 0
+        target = tf.gather(self.item_embeddings, tf.maximum(items, 0))        # [B, dim]
+        queries = self._queries(rows, tf.gather(self.user_vectors, rows))
+        score = tf.where(known_item, tf.reduce_sum(queries * target, axis=1),
+                         tf.constant(-np.inf, tf.float32))
+        seen = tf.gather(tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits),
+                         rows)
+        similarity = tf.reduce_sum(tf.gather(self.item_embeddings, seen.flat_values)
+                                   * tf.gather(target, seen.value_rowids()), axis=1)
+        similarity = tf.where(tf.gather(known_item, seen.value_rowids()), similarity,
+                              tf.constant(-np.inf, tf.float32))
+        width = tf.maximum(tf.reduce_max(tf.concat([n, [0]], axis=0)), 0)
+        padded = seen.with_flat_values(similarity).to_tensor(default_value=-np.inf)
+        padded = tf.pad(padded, [[0, 0], [0, width]], constant_values=-np.inf)
+        top_values, top_columns = tf.math.top_k(padded, k=width)
+        seen_rows = tf.pad(seen.to_tensor(default_value=0), [[0, 0], [0, width]])
+        keep = (tf.range(width)[None, :] < n[:, None]) & tf.math.is_finite(top_values)
+        history = tf.gather(self.item_ids, tf.gather(seen_rows, top_columns, batch_dims=1))
+        return {"history_item_ids": tf.where(keep, history, NO_ITEM),
+                "contributions": tf.where(keep, top_values, tf.constant(-np.inf, tf.float32)),
+                "score": score, "known_user": rows > 0}
+
     def signatures(self) -> dict:
         return {"recommend_user": self.recommend_user, "recommend_text": self.recommend_text,
-                "embed_text": self.embed_text, "serving_default": self.recommend_text}
+                "embed_text": self.embed_text, "explain": self.explain,
+                "serving_default": self.recommend_text}

@@ -18,7 +18,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tokenizer's ops)
 
-DTYPES = {"user_id": tf.string, "text": tf.string, "k": tf.int32}
+DTYPES = {"user_id": tf.string, "text": tf.string, "k": tf.int32, "item_id": tf.string,
+          "n": tf.int32}
 
 
 def _plain(value):

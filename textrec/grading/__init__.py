@@ -32,6 +32,11 @@ from textrec.grading.evaluation_lesson import (
     check_ease_weights,
     check_target_rank,
 )
+from textrec.grading.feedback_lesson import (
+    check_cited_review,
+    check_interest_vector_at,
+    check_removal_drops,
+)
 from textrec.grading.interest_vectors import (
     check_ndcg_at_k,
     check_recency_interest_vector,
@@ -59,6 +64,7 @@ __all__ = [
     "Task",
     "check_bootstrap_interval",
     "check_build_serving_module",
+    "check_cited_review",
     "check_class_weights",
     "check_clean_review_text",
     "check_clip_rows",
@@ -66,6 +72,7 @@ __all__ = [
     "check_find_leaky_users",
     "check_frame_token_ids",
     "check_in_batch_softmax_loss",
+    "check_interest_vector_at",
     "check_joint_loss",
     "check_leave_last_out",
     "check_live_interest_vector",
@@ -78,6 +85,7 @@ __all__ = [
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",
+    "check_removal_drops",
     "check_target_rank",
     "check_top_k_unseen",
     "check_user_cf_scores",

@@ -48,6 +48,13 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
                                   "textrec.grading.deployment.reference_frame_token_ids"),
     ("08_deployment_export", 2): ("textrec.grading.deployment.reference_live_interest_vector",),
     ("08_deployment_export", 3): (),  # building on mean_pool is allowed: the task is the module
+    ("09_explanations_feedback", 1): ("textrec.feedback.explain.cited_review",
+                                      "textrec.grading.feedback_lesson.reference_cited_review"),
+    ("09_explanations_feedback", 2): ("textrec.feedback.explain.removal_drops",
+                                      "textrec.grading.feedback_lesson.reference_removal_drops"),
+    ("09_explanations_feedback", 3): (
+        "textrec.interests.vectors.weighted_mean_vectors",
+        "textrec.grading.feedback_lesson.reference_interest_vector_at"),
 }
 
 

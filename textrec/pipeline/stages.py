@@ -14,6 +14,7 @@ from collections.abc import Callable
 from textrec.pipeline.data_stage import data_stage
 from textrec.pipeline.evaluation_stage import evaluation_stage
 from textrec.pipeline.export_stage import export_stage
+from textrec.pipeline.feedback_stage import feedback_stage
 from textrec.pipeline.finetune_stage import finetune_stage
 from textrec.pipeline.interests_stage import interests_stage
 from textrec.pipeline.joint_stage import joint_stage
@@ -39,6 +40,8 @@ STAGES: list[Stage] = [
           reads=("prepared", "review_vectors", "description_vectors", "joint_model")),
     Stage("privacy", privacy_stage,
           reads=("prepared", "joint_model", "user_ids", "item_ids", "user_text", "item_text")),
+    Stage("feedback", feedback_stage,
+          reads=("prepared", "review_vectors", "description_vectors")),
     Stage("export", export_stage,
           reads=("prepared", "joint_model", "user_text", "item_text", "review_vectors")),
 ]

@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # types only: the stages import these lazily
     from textrec.data.prepare import PreparedData
     from textrec.evaluation import EvaluationResults
     from textrec.export import ExportInfo
+    from textrec.feedback import FeedbackStudy
     from textrec.interests import TextVectors
 
 
@@ -65,6 +66,8 @@ class PipelineState:
     evaluation_results: EvaluationResults = product(
         "evaluation", "every model's per-user test metrics (also evaluation.json)")
     best_baseline: str = product("evaluation", "the baseline with the best test NDCG@10")
+    feedback_study: FeedbackStudy = product(
+        "feedback", "lesson 09: faithfulness, explanation cost, the time-ordered replay, drift")
     export: ExportInfo = product("export", "the SavedModel written under reports/export")
 
     # A shared resource, not a product: the base (not fine-tuned) TextEmbedder, loaded once by
