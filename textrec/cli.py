@@ -104,7 +104,7 @@ def _serve(args) -> int:
         server.serve_forever(args.export_dir, args.host, args.port, model_name=args.model_name,
                              quiet=args.quiet, max_body_bytes=args.max_body_bytes,
                              read_timeout=args.read_timeout, max_concurrent=args.max_concurrent,
-                             queue_timeout=args.queue_timeout)
+                             queue_timeout=args.queue_timeout, poll_seconds=args.poll_seconds)
     except FileNotFoundError:
         raise
     except OSError as error:   # the port is taken, the host is not this machine's...
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--queue-timeout", type=float, default=30.0,
                        help="seconds a request waits for a free model slot before a 503 "
                             "(default 30)")
+    serve.add_argument("--poll-seconds", type=float, default=2.0,
+                       help="how often to look for a newer version of the export and serve it "
+                            "without a restart (default 2; 0: never)")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
     return parser

@@ -117,6 +117,17 @@ def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
         return privacy.pseudonym_key(secret), f"this installation's random key ({path})"
 
 
+def data_window(train: pd.DataFrame) -> dict:
+    """The dates of the first and the last review a model learned from (UTC days), and how
+    many: what the model card says the model knows about, so a newer version is told apart."""
+    times = pd.to_datetime(pd.to_numeric(train[schema.TIMESTAMP], errors="coerce"), unit="s",
+                           utc=True).dropna()
+    if times.empty:
+        return {"first review": None, "last review": None, "reviews": int(len(train))}
+    return {"first review": times.min().strftime("%Y-%m-%d"),
+            "last review": times.max().strftime("%Y-%m-%d"), "reviews": int(len(train))}
+
+
 def next_version(root: Path) -> int:
     """One more than the largest numeric version folder under ``root`` (1 when none)."""
     versions = [int(p.name) for p in root.glob("*") if p.is_dir() and p.name.isdigit()]
@@ -198,6 +209,7 @@ def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseud
         max_k=min(max_k, len(item_ids)),
         uses_token_types="token_type_ids" in getattr(embedder.tokenizer, "model_input_names", []))
     facts = {"users": len(user_ids), "items": len(item_ids),
+             "data_window": data_window(train),
              "seen_pairs": int(sum(len(r) for r in seen_lists)),
              "seen_pairs_skipped": skipped, "tokenizer_check": tokenizer_check,
              "pseudonym_key": key_source, "encoder": embedder.name,

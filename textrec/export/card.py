@@ -77,6 +77,13 @@ def read_card(path) -> dict:
     return json.loads(file.read_text()) if file.is_file() else {}
 
 
+def _window_lines(window: dict | None) -> list[str]:
+    if not window or not window.get("first review"):
+        return []
+    return [f"- Data window: {window['reviews']:,} reviews written from {window['first review']} "
+            f"to {window['last review']} (UTC); nothing later is known to this version."]
+
+
 def markdown(card: dict) -> str:
     """The card as Markdown."""
     model, privacy = card["model"], card["privacy"]
@@ -93,6 +100,7 @@ def markdown(card: dict) -> str:
         f"- {model['users']:,} known users, {model['items']:,} items; {model['seen_pairs']:,} "
         f"seen (user, item) pairs are never recommended again "
         f"({model['seen_pairs_skipped']:,} skipped: unknown user or item).",
+        *_window_lines(model.get("data_window")),
         "",
         "## Metrics",
     ]

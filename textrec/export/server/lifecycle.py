@@ -12,6 +12,7 @@ from http.server import ThreadingHTTPServer
 
 from textrec.export.server.handler import MAX_BODY_BYTES, _Handler
 from textrec.export.server.model import MAX_CONCURRENT, QUEUE_TIMEOUT, ServedModel
+from textrec.export.server.watcher import POLL_SECONDS, ModelWatcher
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8501
@@ -25,31 +26,46 @@ class _Server(ThreadingHTTPServer):
     # socketserver's default backlog of 5 resets connections when 20 clients arrive together.
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, address, model: ServedModel, quiet: bool, max_body_bytes: int,
+    def __init__(self, address, watcher: ModelWatcher, quiet: bool, max_body_bytes: int,
                  read_timeout: float):
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
-        self.model, self.quiet, self.max_body_bytes = model, quiet, int(max_body_bytes)
+        self.watcher, self.quiet, self.max_body_bytes = watcher, quiet, int(max_body_bytes)
         self.read_timeout = float(read_timeout)
-        super().__init__(address, _Handler)
+        try:
+            super().__init__(address, _Handler)
+        except OSError:
+            watcher.stop()
+            raise
+
+    @property
+    def model(self) -> ServedModel:
+        """The version being served now (a request reads it once and keeps it)."""
+        return self.watcher.current
+
+    def server_close(self) -> None:
+        self.watcher.stop()
+        super().server_close()
 
 
 def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
                 model_name: str | None = None, quiet: bool = False,
                 max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT,
-                max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT
-                ) -> _Server:
+                max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
+                poll_seconds: float = POLL_SECONDS) -> _Server:
     """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port.
 
     ``read_timeout``: seconds a client may stall mid-request (408); ``max_concurrent``: model
-    calls run at once; ``queue_timeout``: seconds a request waits for one of them (then 503).
+    calls run at once; ``queue_timeout``: seconds a request waits for one of them (then 503);
+    ``poll_seconds``: how often to look for a newer version of ``<folder>/<name>`` and serve
+    it without a restart (0: never; a version folder given directly is never replaced).
     """
     if host not in LOOPBACK_HOSTS:
         warnings.warn(f"serving on {host}: this server has no authentication and no TLS; anyone "
                       "who can reach the port can query the model", stacklevel=3)
-    model = ServedModel(export_dir, model_name, max_concurrent=max_concurrent,
-                        queue_timeout=queue_timeout)
-    return _Server((host, port), model, quiet, max_body_bytes, read_timeout)
+    watcher = ModelWatcher(export_dir, model_name, poll_seconds=poll_seconds,
+                           max_concurrent=max_concurrent, queue_timeout=queue_timeout)
+    return _Server((host, port), watcher, quiet, max_body_bytes, read_timeout)
 
 
 def server_url(server: _Server) -> str:
@@ -110,7 +126,14 @@ def usage(server: _Server) -> str:
             f"  status:   curl {url}/v1/models/{model.name}\n"
             f"  metadata: curl {url}/v1/models/{model.name}/metadata\n"
             f"  predict:  curl -X POST {url}/v1/models/{model.name}:predict -d '{body}'\n"
-            "Ctrl-C stops it.")
+            + _watching(server.watcher) + "Ctrl-C stops it.")
+
+
+def _watching(watcher: ModelWatcher) -> str:
+    if watcher.pinned or watcher.poll_seconds <= 0:
+        return "This version stays until the server restarts.\n"
+    return (f"A newer version exported to {watcher.root} is served within "
+            f"{watcher.poll_seconds:g} s, without a restart.\n")
 
 
 def serve_forever(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, *,
