@@ -116,8 +116,12 @@ def load_source(source: str | None = None, profile: str | None = None, strict: b
     if path.suffix == ".zip":
         from textrec.data.movielens import load_movielens
 
+        from textrec.data.errors import LoadReport
+
         reviews, items = load_movielens(path)
-        return reviews, items, None, path.stem
+        # MovieLens files are read whole (a malformed line raises): every rating line is loaded.
+        report = LoadReport(source=str(path), lines=len(reviews), loaded=len(reviews))
+        return reviews, items, report, path.stem
     from textrec.data.amazon import load_amazon_reviews
 
     reviews, report = load_amazon_reviews(path, strict=strict)
