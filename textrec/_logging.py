@@ -1,9 +1,73 @@
-"""Quieting a library's logger for the span of a call."""
+"""Keeping framework noise out of what a learner sees.
+
+A learner's output shows what the lesson prints and nothing else. Four kinds of noise are
+handled here, once, when ``textrec`` is imported:
+
+* TensorFlow's C++ start-up lines (``All log messages before absl::InitializeLog()``, ``Could
+  not find cuda drivers``, the red ``E0000 ... failed call to cuInit``): TensorFlow writes them
+  to the process's stderr file descriptor while it is imported, before any environment
+  variable can silence them (``TF_CPP_MIN_LOG_LEVEL`` is not read that early). ``import
+  textrec`` installs an import hook that points file descriptor 2 at a temporary file while
+  ``tensorflow`` is first imported (and its devices are listed), then writes back every line
+  that is not a known start-up message, so a real error still shows;
+* Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING, and
+  transformers' one-off "TensorFlow and JAX classes are deprecated" notice is filtered out;
+* progress bars: :func:`progress_bar` draws a widget bar in a notebook that has ipywidgets
+  (Colab, a JupyterLab with widgets; it disappears when done), no bar in a notebook without
+  them (tqdm would warn ``IProgress not found`` and print one text output per update), and a
+  text bar in a terminal. ``TEXTREC_PROGRESS=0`` turns every bar off;
+* :func:`quiet` raises one logger's level for the span of a call.
+
+``NATIVE_NOISE`` and ``OUTPUT_NOISE`` are the patterns; the tests grep executed lessons for
+``OUTPUT_NOISE``.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.util
 import logging
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+# Lines TensorFlow's C++ writes to fd 2 while it loads. absl-format lines look like
+# "I0000 00:00:1796549398.040239    6360 port.cc:153] message".
+_ABSL_LINE = r"^[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
+NATIVE_NOISE = (
+    re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
+    re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "),  # every info and warning line
+    # the second line of cpu_feature_guard's info message
+    re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
+    # The error lines TensorFlow prints on any machine without a usable GPU (Colab's CPU
+    # runtime included), and its duplicate-registration lines on CUDA builds.
+    re.compile(_ABSL_LINE + r".*(failed call to cuInit|Unable to register cu\w+ factory"
+               r"|computation placer already registered|Could not find cuda drivers"
+               r"|Failed call to cudaGetRuntimeVersion"
+               r"|oneDNN supports DT_STRING only on platforms with AVX-512)"),
+)
+
+# What must never appear in a lesson's output (the tests check executed notebooks for these).
+OUTPUT_NOISE = (
+    re.compile(r"All log messages before absl::InitializeLog"),
+    re.compile(r"Could not find cuda drivers"),
+    re.compile(r"failed call to cuInit", re.IGNORECASE),
+    re.compile(r"Failed call to cudaGetRuntimeVersion"),
+    re.compile(r"oneDNN custom operations are on"),
+    re.compile(r"TensorFlow and JAX classes are deprecated"),
+    re.compile(r"INFO:tensorflow:"),
+    re.compile(r"IProgress not found"),
+    re.compile(r"TqdmWarning"),
+    # info and warning lines in absl format (error lines may be real: only the known ones above)
+    re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ", re.MULTILINE),
+)
+
+_TRANSFORMERS_NOTICE = "TensorFlow and JAX classes are deprecated"
+_TRANSFORMERS_LOGGERS = ("transformers.modeling_tf_utils", "transformers.feature_extraction_utils",
+                         "transformers.tokenization_utils_base", "transformers.utils.generic")
 
 
 @contextlib.contextmanager
@@ -15,3 +79,117 @@ def quiet(logger: logging.Logger, level: int = logging.ERROR):
         yield
     finally:
         logger.setLevel(previous)
+
+
+def is_native_noise(line: str) -> bool:
+    """Whether ``line`` (from fd 2) is one of TensorFlow's known start-up messages."""
+    return any(pattern.search(line) for pattern in NATIVE_NOISE)
+
+
+@contextlib.contextmanager
+def native_stderr_filtered():
+    """Send what C code writes to fd 2 inside the block to a temporary file; afterwards write
+    back (to ``sys.stderr``) every line that is not :func:`is_native_noise`."""
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError):
+        pass
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 (some embedded interpreters): nothing to filter
+        yield
+        return
+    with tempfile.TemporaryFile(mode="w+b") as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            text = capture.read().decode("utf-8", errors="replace")
+            kept = [line for line in text.splitlines() if line and not is_native_noise(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+class _TransformersNotice(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return _TRANSFORMERS_NOTICE not in record.getMessage()
+
+
+def _after_tensorflow_import(tensorflow) -> None:
+    tensorflow.get_logger().setLevel(logging.WARNING)
+    # Listing the devices initialises CUDA, which is where cuInit fails on a machine without a
+    # GPU; it does not create the runtime, so memory growth and visible devices can still be set.
+    tensorflow.config.list_physical_devices()
+
+
+class _QuietLoader(importlib.abc.Loader):
+    def __init__(self, loader):
+        self._loader = loader
+
+    def create_module(self, spec):
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module):
+        with native_stderr_filtered():
+            self._loader.exec_module(module)
+            _after_tensorflow_import(module)
+
+
+class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` as usual, then imports it with :func:`native_stderr_filtered`."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)  # once: let the ordinary finders answer, then wrap
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def install() -> None:
+    """Set up everything above; called by ``import textrec`` (idempotent)."""
+    if os.environ.get("TEXTREC_SHOW_NATIVE_LOGS") != "1":
+        if "tensorflow" in sys.modules:
+            sys.modules["tensorflow"].get_logger().setLevel(logging.WARNING)
+        elif not any(isinstance(f, _QuietTensorFlowFinder) for f in sys.meta_path):
+            sys.meta_path.insert(0, _QuietTensorFlowFinder())
+    # tqdm.auto (imported by transformers, among others) warns when ipywidgets is missing.
+    warnings.filterwarnings("ignore", message="IProgress not found")
+    for name in _TRANSFORMERS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _TransformersNotice) for f in logger.filters):
+            logger.addFilter(_TransformersNotice())
+
+
+def _in_notebook() -> bool:
+    shell = sys.modules.get("IPython")
+    if shell is None:
+        return False
+    ip = shell.get_ipython() if hasattr(shell, "get_ipython") else None
+    return ip is not None and type(ip).__name__ != "TerminalInteractiveShell"
+
+
+def _widgets_available() -> bool:
+    return importlib.util.find_spec("ipywidgets") is not None
+
+
+def progress_bar(iterable=None, **options):
+    """A tqdm bar suited to where the code runs (see the module docstring); ``disable=True``
+    in ``options`` is respected. Use it like ``tqdm(...)``."""
+    off = os.environ.get("TEXTREC_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off")
+    if _in_notebook():
+        if _widgets_available():
+            from tqdm.notebook import tqdm
+            options.setdefault("leave", False)
+        else:
+            from tqdm import tqdm
+            off = True
+    else:
+        from tqdm import tqdm
+    options["disable"] = bool(options.get("disable")) or off
+    return tqdm(iterable, **options)

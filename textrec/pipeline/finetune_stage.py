@@ -77,7 +77,7 @@ def fine_tune(split, context: dict):
         epochs=profile.finetune_epochs, max_length=profile.max_seq_length,
         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
         evaluations_per_epoch=EVALUATIONS_PER_EPOCH, seed=context["seed"],
-        progress=context["progress"])
+        progress=False)  # the pipeline's stage bar is its one progress display
 
 
 def _missing_labels(train, validation) -> str:

@@ -22,7 +22,7 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
     import matplotlib
 
     matplotlib.use("Agg")
-    from tqdm.auto import tqdm
+    from textrec._logging import progress_bar as tqdm
 
     profile_settings = config.get_profile(profile)
     to_run, added = stage_registry.plan(stages)

@@ -1,0 +1,91 @@
+"""No log noise in what a learner sees (issue #17).
+
+Every lesson and solution is checked under nbval by ``tests/nbval_noise.py``; these tests
+check that the patterns catch the real lines, that the plugin fails a noisy cell, and that
+importing the stack writes nothing to stderr.
+"""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import nbformat
+
+from tests.nbval_noise import noise_in_outputs
+from textrec import _logging
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Lines copied from real runs (TensorFlow 2.19-2.21 on CPU machines and Colab).
+REAL_NOISE = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796549398.040508    6360 cudart_stub.cc:31] Could not find cuda drivers on "
+    "your machine, GPU will not be used.",
+    "E0000 00:00:1733150429.612340    1181 cuda_executor.cc:1228] INTERNAL: CUDA Runtime error: "
+    "Failed call to cudaGetRuntimeVersion",
+    "E0000 00:00:1796549398.1 77 cuda_executor.cc:1040] failed call to cuInit: INTERNAL: CUDA "
+    "error: Failed call to cuInit: UNKNOWN ERROR (303)",
+    "TensorFlow and JAX classes are deprecated and will be removed in Transformers v5. We "
+    "recommend migrating to PyTorch classes or pinning your version of Transformers.",
+    "INFO:tensorflow:Assets written to: /tmp/export/1/assets",
+    "TqdmWarning: IProgress not found. Please update jupyter and ipywidgets.",
+]
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=str(ROOT), TEXTREC_PROFILE="quick")
+    env.pop("TEXTREC_SHOW_NATIVE_LOGS", None)
+    return env
+
+
+def test_patterns_catch_the_real_lines_and_spare_a_lesson_line():
+    for line in REAL_NOISE:
+        assert noise_in_outputs([{"output_type": "stream", "name": "stderr", "text": line}]), line
+    lesson = {"output_type": "stream", "name": "stdout",
+              "text": "epoch 1/1: loss 0.4321\nvalidation NDCG@10 0.2590 (INFO: none)\n"}
+    assert noise_in_outputs([lesson]) == []
+
+
+def test_native_start_up_lines_are_dropped_and_other_lines_kept():
+    # The first three lines are TensorFlow's; the last is a real error and must stay.
+    assert _logging.is_native_noise(REAL_NOISE[0]) and _logging.is_native_noise(REAL_NOISE[1])
+    assert _logging.is_native_noise(REAL_NOISE[3])
+    assert not _logging.is_native_noise("E0000 00:00:1.0 1 op_kernel.cc:1] OOM when allocating")
+    assert not _logging.is_native_noise("Traceback (most recent call last):")
+
+
+def test_importing_the_stack_writes_nothing_to_stderr():
+    code = textwrap.dedent("""
+        import textrec
+        import tensorflow as tf
+        import tensorflow_recommenders, tf_keras, transformers
+        from tqdm.auto import tqdm
+        print(float(tf.reduce_sum(tf.constant([1.0, 2.0]))))
+        import sys; print("kept", file=sys.stderr)   # a real stderr line still shows
+    """)
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_env(), cwd=ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "3.0"
+    assert run.stderr == "kept\n", run.stderr
+
+
+def test_nbval_fails_a_cell_with_log_noise(tmp_path):
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("print('a clean line')"),
+        nbformat.v4.new_code_cell(f"import sys; print({REAL_NOISE[5]!r}, file=sys.stderr)"),
+    ]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                       "language": "python"}
+    path = tmp_path / "noisy.ipynb"
+    nbformat.write(notebook, path)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "tests.nbval_noise", "--nbval-lax", str(path),
+         "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+        capture_output=True, text=True, env=_env(), cwd=ROOT, timeout=300)
+    assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
+    assert "INFO:tensorflow:Assets written" in run.stdout
+
