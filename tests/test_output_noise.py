@@ -89,3 +89,23 @@ def test_nbval_fails_a_cell_with_log_noise(tmp_path):
     assert "1 failed, 1 passed" in run.stdout, run.stdout[-2000:]
     assert "INFO:tensorflow:Assets written" in run.stdout
 
+
+
+def test_in_a_notebook_native_lines_after_import_are_dropped_and_errors_kept(monkeypatch):
+    from nbclient import NotebookClient
+
+    line = ("E0000 00:00:1796549811.541847   13201 util.cc:131] oneDNN supports DT_STRING only on "
+            "platforms with AVX-512. Falling back to the default Eigen-based implementation.")
+    written = (line + "\n" + "a real error line\n").encode()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
+        "import os, time\nimport textrec\nimport tensorflow as tf",
+        f"os.write(2, {written!r})\ntime.sleep(1)",
+    )]
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    outputs = notebook.cells[1].outputs
+    text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "a real error line" in text
+    assert noise_in_outputs(outputs) == [], text

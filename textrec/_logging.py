@@ -9,7 +9,10 @@ handled here, once, when ``textrec`` is imported:
   variable can silence them (``TF_CPP_MIN_LOG_LEVEL`` is not read that early). ``import
   textrec`` installs an import hook that points file descriptor 2 at a temporary file while
   ``tensorflow`` is first imported (and its devices are listed), then writes back every line
-  that is not a known start-up message, so a real error still shows;
+  that is not a known start-up message, so a real error still shows. In a notebook kernel,
+  fd 2 then stays a pipe read by a thread that drops the same known lines (TensorFlow logs
+  some later, e.g. oneDNN's DT_STRING notice at the first training step) and passes every
+  other line to the cell's output; ``TEXTREC_SHOW_NATIVE_LOGS=1`` turns all this off;
 * Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING, and
   transformers' one-off "TensorFlow and JAX classes are deprecated" notice is filtered out;
 * progress bars: :func:`progress_bar` draws a widget bar in a notebook that has ipywidgets
@@ -57,6 +60,7 @@ OUTPUT_NOISE = (
     re.compile(r"failed call to cuInit", re.IGNORECASE),
     re.compile(r"Failed call to cudaGetRuntimeVersion"),
     re.compile(r"oneDNN custom operations are on"),
+    re.compile(r"oneDNN supports DT_STRING only"),
     re.compile(r"TensorFlow and JAX classes are deprecated"),
     re.compile(r"INFO:tensorflow:"),
     re.compile(r"IProgress not found"),
@@ -113,6 +117,68 @@ def native_stderr_filtered():
                 print("\n".join(kept), file=sys.stderr)
 
 
+class _StderrFilter:
+    """In a notebook kernel, after TensorFlow is imported: fd 2 becomes a pipe, and a thread
+    passes every line that is not :func:`is_native_noise` on to ``sys.stderr`` (the cell's
+    output). TensorFlow also logs after import, e.g. oneDNN's "DT_STRING only on platforms
+    with AVX-512" when a model with string inputs is first trained."""
+
+    def __init__(self):
+        import atexit
+        import threading
+
+        sys.stderr.flush()
+        self._stream = sys.stderr
+        self._saved = os.dup(2)
+        read, write = os.pipe()
+        os.dup2(write, 2)
+        os.close(write)
+        self._read = read
+        self._thread = threading.Thread(target=self._pump, name="textrec-stderr", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    def _pump(self):
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(self._read, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            *lines, pending = (pending + chunk).split(b"\n")
+            self._write(lines)
+        if pending:
+            self._write([pending])
+
+    def _write(self, lines):
+        kept = [text for text in (line.decode("utf-8", "replace") for line in lines)
+                if not is_native_noise(text)]
+        if kept:
+            try:
+                self._stream.write("\n".join(kept) + "\n")
+                self._stream.flush()
+            except (ValueError, OSError):  # the stream is closed: the kernel is shutting down
+                os.write(self._saved, ("\n".join(kept) + "\n").encode())
+
+    def close(self):
+        os.dup2(self._saved, 2)           # closes the pipe's last write end: the pump drains
+        self._thread.join(timeout=2)
+
+
+_STDERR_FILTER = None
+
+
+def _filter_stderr_in_notebooks() -> None:
+    global _STDERR_FILTER
+    if _STDERR_FILTER is None and _in_notebook():
+        try:
+            _STDERR_FILTER = _StderrFilter()
+        except OSError:
+            pass
+
+
 class _TransformersNotice(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         return _TRANSFORMERS_NOTICE not in record.getMessage()
@@ -136,6 +202,7 @@ class _QuietLoader(importlib.abc.Loader):
         with native_stderr_filtered():
             self._loader.exec_module(module)
             _after_tensorflow_import(module)
+        _filter_stderr_in_notebooks()
 
 
 class _QuietTensorFlowFinder(importlib.abc.MetaPathFinder):
