@@ -73,7 +73,8 @@ def test_under_tests_a_bad_figure_fails_its_notebook_cell(monkeypatch):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
         "import textrec\nimport matplotlib.pyplot as plt",
-        "figure, ax = plt.subplots(); ax.plot([0, 1]); ax.set(title='fine', xlabel='x', ylabel='y')",
+        "figure, ax = plt.subplots(); ax.plot([0, 1])\n"
+        "ax.set(title='fine', xlabel='x', ylabel='y')",
         "figure, ax = plt.subplots(); ax.plot([0, 1]); ax.set(xlabel='x', ylabel='y')",
     )]
     for name, value in (("TEXTREC_CHECK_FIGURES", "1"), ("PYTHONPATH", str(ROOT)),

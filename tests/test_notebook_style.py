@@ -31,7 +31,8 @@ def test_notebook_style(path):
         assert heading in first.source
 
     code = [c for c in cells if c.cell_type == "code"]
-    assert "google.colab" in code[0].source and "import textrec" in code[0].source, "setup cell first"
+    setup = code[0].source
+    assert "google.colab" in setup and "import textrec" in setup, "setup cell first"
     tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
     assert len(tagged) == 1 and tagged[0] is code[1], "one parameters cell, right after setup"
 
@@ -49,7 +50,8 @@ def test_committed_without_outputs(path):
     notebook = nbformat.read(path, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            assert cell.outputs == [] and cell.execution_count is None, "clear outputs before committing"
+            assert cell.outputs == [] and cell.execution_count is None, (
+                "clear outputs before committing")
 
 
 # ------------------------------------------------- checks out of the learner's way (issue #17)
@@ -97,6 +99,7 @@ def test_exempt_lessons_exist():
 def test_asserts_live_in_tagged_check_cells(path):
     problems = _convention_problems(path)
     if path.name in EXEMPT_UNTIL_MERGED:
-        assert problems, f"{path.name} follows the convention now: remove it from EXEMPT_UNTIL_MERGED"
+        assert problems, (f"{path.name} follows the convention now: "
+                          "remove it from EXEMPT_UNTIL_MERGED")
     else:
         assert not problems, "\n".join(problems)

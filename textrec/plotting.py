@@ -25,7 +25,8 @@ def rating_distribution(reviews: pd.DataFrame, ax=None):
 def activity_long_tail(reviews: pd.DataFrame, ax=None):
     """Reviews per user and per item against their rank, on log-log axes (the long tail)."""
     ax = ax or plt.subplots(figsize=(4.5, 3.2))[1]
-    for column, label, color in ((schema.USER, "users", "#4C72B0"), (schema.ITEM, "items", "#DD8452")):
+    for column, label, color in ((schema.USER, "users", "#4C72B0"),
+                                 (schema.ITEM, "items", "#DD8452")):
         counts = np.sort(reviews[column].value_counts().to_numpy())[::-1]
         ax.loglog(np.arange(1, len(counts) + 1), counts, label=label, color=color)
     ax.set(title="Activity long tail", xlabel="rank", ylabel="reviews")
@@ -75,7 +76,8 @@ def pipeline_diagram(stages=PIPELINE_STAGES):
     for index, (lesson, name, what) in enumerate(stages):
         x = index * (width + gap)
         ax.add_patch(plt.Rectangle((x, 0), width, 1.4, facecolor="#E8EEF7", edgecolor="#4C72B0"))
-        ax.text(x + width / 2, 1.2, f"lesson {lesson}", ha="center", va="center", fontsize=8, color="gray")
+        ax.text(x + width / 2, 1.2, f"lesson {lesson}", ha="center", va="center", fontsize=8,
+                color="gray")
         ax.text(x + width / 2, 0.95, name, ha="center", va="center", fontweight="bold")
         ax.text(x + width / 2, 0.45, what, ha="center", va="center", fontsize=8.5)
         if index:
