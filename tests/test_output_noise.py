@@ -29,6 +29,11 @@ REAL_NOISE = [
     "error: Failed call to cuInit: UNKNOWN ERROR (303)",
     "TensorFlow and JAX classes are deprecated and will be removed in Transformers v5. We "
     "recommend migrating to PyTorch classes or pinning your version of Transformers.",
+    "2026-12-06 10:00:02.341295: E external/local_xla/xla/stream_executor/cuda/cuda_fft.cc:467] "
+    "Unable to register cuFFT factory: Attempting to register factory for plugin cuFFT when one "
+    "has already been registered",
+    "2026-12-06 10:00:12.908247: E external/local_xla/xla/stream_executor/cuda/cuda_platform.cc:51]"
+    " failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
     "INFO:tensorflow:Assets written to: /tmp/export/1/assets",
     "TqdmWarning: IProgress not found. Please update jupyter and ipywidgets.",
 ]
@@ -52,6 +57,8 @@ def test_native_start_up_lines_are_dropped_and_other_lines_kept():
     # The first three lines are TensorFlow's; the last is a real error and must stay.
     assert _logging.is_native_noise(REAL_NOISE[0]) and _logging.is_native_noise(REAL_NOISE[1])
     assert _logging.is_native_noise(REAL_NOISE[3])
+    assert _logging.is_native_noise(REAL_NOISE[5]) and _logging.is_native_noise(REAL_NOISE[6])
+    assert not _logging.is_native_noise("2026-12-06 10:00:02.341295: E x.cc:1] OOM when allocating")
     assert not _logging.is_native_noise("E0000 00:00:1.0 1 op_kernel.cc:1] OOM when allocating")
     assert not _logging.is_native_noise("Traceback (most recent call last):")
 
@@ -76,7 +83,7 @@ def test_nbval_fails_a_cell_with_log_noise(tmp_path):
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [
         nbformat.v4.new_code_cell("print('a clean line')"),
-        nbformat.v4.new_code_cell(f"import sys; print({REAL_NOISE[5]!r}, file=sys.stderr)"),
+        nbformat.v4.new_code_cell(f"import sys; print({REAL_NOISE[7]!r}, file=sys.stderr)"),
     ]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
@@ -109,3 +116,14 @@ def test_in_a_notebook_native_lines_after_import_are_dropped_and_errors_kept(mon
     text = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
     assert "a real error line" in text
     assert noise_in_outputs(outputs) == [], text
+
+
+def test_inside_a_pipeline_stage_only_the_stage_bar_draws(monkeypatch):
+    monkeypatch.delenv("TEXTREC_PROGRESS", raising=False)
+    outer = _logging.progress_bar(range(2), disable=False)
+    with _logging.only_outer_progress():
+        inner = _logging.progress_bar(range(2))
+    after = _logging.progress_bar(range(2))
+    assert not outer.disable and inner.disable and not after.disable
+    for bar in (outer, inner, after):
+        bar.close()

@@ -37,36 +37,38 @@ import sys
 import tempfile
 import warnings
 
-# Lines TensorFlow's C++ writes to fd 2 while it loads. absl-format lines look like
-# "I0000 00:00:1796549398.040239    6360 port.cc:153] message".
-_ABSL_LINE = r"^[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
+# Lines TensorFlow's C++ writes to fd 2 while it loads, in one of two formats:
+#   absl (TensorFlow 2.20 and later): "I0000 00:00:1796549398.040239    6360 port.cc:153] message"
+#   TensorFlow's own (2.19, Colab's): "2026-12-06 10:00:02.341295: E external/.../x.cc:467] message"
+_ABSL = r"[IWE]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
+_TF = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWE] \S+:\d+\] "
+_INFO_OR_WARNING = (r"^(?:[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "
+                    r"|\d{4}-\d\d-\d\d [\d:.]+: [IW] \S+:\d+\] )")
+# The error lines TensorFlow prints on any machine without a usable GPU (Colab's CPU runtime
+# included), its duplicate-registration lines on CUDA builds, and oneDNN's string notice.
+_KNOWN_ERRORS = (r"(failed call to cuInit|Unable to register cu\w+ factory"
+                 r"|computation placer already registered|Could not find cuda drivers"
+                 r"|Failed call to cudaGetRuntimeVersion"
+                 r"|oneDNN supports DT_STRING only on platforms with AVX-512)")
 NATIVE_NOISE = (
     re.compile(r"^WARNING: All log messages before absl::InitializeLog\(\) is called"),
-    re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] "),  # every info and warning line
+    re.compile(_INFO_OR_WARNING),  # every info and warning line
     # the second line of cpu_feature_guard's info message
     re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
-    # The error lines TensorFlow prints on any machine without a usable GPU (Colab's CPU
-    # runtime included), and its duplicate-registration lines on CUDA builds.
-    re.compile(_ABSL_LINE + r".*(failed call to cuInit|Unable to register cu\w+ factory"
-               r"|computation placer already registered|Could not find cuda drivers"
-               r"|Failed call to cudaGetRuntimeVersion"
-               r"|oneDNN supports DT_STRING only on platforms with AVX-512)"),
+    re.compile(rf"^(?:{_ABSL}|{_TF}).*{_KNOWN_ERRORS}", re.IGNORECASE),
 )
 
 # What must never appear in a lesson's output (the tests check executed notebooks for these).
 OUTPUT_NOISE = (
     re.compile(r"All log messages before absl::InitializeLog"),
-    re.compile(r"Could not find cuda drivers"),
-    re.compile(r"failed call to cuInit", re.IGNORECASE),
-    re.compile(r"Failed call to cudaGetRuntimeVersion"),
+    re.compile(_KNOWN_ERRORS, re.IGNORECASE),
     re.compile(r"oneDNN custom operations are on"),
-    re.compile(r"oneDNN supports DT_STRING only"),
     re.compile(r"TensorFlow and JAX classes are deprecated"),
     re.compile(r"INFO:tensorflow:"),
     re.compile(r"IProgress not found"),
     re.compile(r"TqdmWarning"),
-    # info and warning lines in absl format (error lines may be real: only the known ones above)
-    re.compile(r"^[IW]\d{4} [\d:.]+\s+\d+ \S+:\d+\] ", re.MULTILINE),
+    # info and warning lines of TensorFlow's C++ (error lines may be real: the known ones above)
+    re.compile(_INFO_OR_WARNING, re.MULTILINE),
 )
 
 _TRANSFORMERS_NOTICE = "TensorFlow and JAX classes are deprecated"
@@ -245,10 +247,26 @@ def _widgets_available() -> bool:
     return importlib.util.find_spec("ipywidgets") is not None
 
 
+_INNER_BARS_OFF = 0
+
+
+@contextlib.contextmanager
+def only_outer_progress():
+    """Inside the block, :func:`progress_bar` draws nothing: a bar made before the block (the
+    pipeline's stage bar) stays the run's one progress display."""
+    global _INNER_BARS_OFF
+    _INNER_BARS_OFF += 1
+    try:
+        yield
+    finally:
+        _INNER_BARS_OFF -= 1
+
+
 def progress_bar(iterable=None, **options):
     """A tqdm bar suited to where the code runs (see the module docstring); ``disable=True``
     in ``options`` is respected. Use it like ``tqdm(...)``."""
     off = os.environ.get("TEXTREC_PROGRESS", "1").strip().lower() in ("0", "false", "no", "off")
+    off = off or _INNER_BARS_OFF > 0
     if _in_notebook():
         if _widgets_available():
             from tqdm.notebook import tqdm

@@ -22,7 +22,7 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
     import matplotlib
 
     matplotlib.use("Agg")
-    from textrec._logging import progress_bar as tqdm
+    from textrec._logging import only_outer_progress, progress_bar
 
     profile_settings = config.get_profile(profile)
     to_run, added = stage_registry.plan(stages)
@@ -33,14 +33,15 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
                "progress": progress, "metrics": {}}
     functions = dict(stage_registry.STAGES)
     sections, timings = [], {}
-    bar = tqdm(to_run, desc="textrec pipeline", unit="stage", disable=not progress)
+    bar = progress_bar(to_run, desc="textrec pipeline", unit="stage", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         # Every stage starts from freshly seeded generators (TensorFlow's too, once a stage
         # has loaded it), so its numbers do not depend on which stages ran before it.
         config.set_seeds(context["seed"])
         start = time.perf_counter()
-        sections.append(functions[name](context))
+        with only_outer_progress():  # the stage bar is the run's one progress display
+            sections.append(functions[name](context))
         timings[name] = time.perf_counter() - start
     path = reports / "report.md"
     header = _header(context, timings, added)
