@@ -69,7 +69,9 @@ def test_each_problem_is_named():
         plotting.check_figure(figure)
 
 
-def test_under_tests_a_bad_figure_fails_its_notebook_cell(monkeypatch):
+@pytest.mark.parametrize("backend", ["Agg", "inline"])
+def test_under_tests_a_bad_figure_fails_its_notebook_cell(monkeypatch, backend):
+    # inline: the check must run before matplotlib-inline shows and closes the figure.
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in (
         "import textrec\nimport matplotlib.pyplot as plt",
@@ -77,11 +79,16 @@ def test_under_tests_a_bad_figure_fails_its_notebook_cell(monkeypatch):
         "ax.set(title='fine', xlabel='x', ylabel='y')",
         "figure, ax = plt.subplots(); ax.plot([0, 1]); ax.set(xlabel='x', ylabel='y')",
     )]
-    for name, value in (("TEXTREC_CHECK_FIGURES", "1"), ("PYTHONPATH", str(ROOT)),
-                        ("MPLBACKEND", "Agg")):
+    for name, value in (("TEXTREC_CHECK_FIGURES", "1"), ("PYTHONPATH", str(ROOT))):
         monkeypatch.setenv(name, value)   # the kernel inherits them
+    if backend == "Agg":
+        monkeypatch.setenv("MPLBACKEND", "Agg")
+    else:
+        monkeypatch.delenv("MPLBACKEND", raising=False)   # ipykernel then draws inline
     NotebookClient(notebook, timeout=120, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     errors = [[o for o in cell.outputs if o.output_type == "error"] for cell in notebook.cells]
     assert errors[0] == [] and errors[1] == []
     assert errors[2] and errors[2][0].ename == "ValueError" and "no title" in errors[2][0].evalue
+    shown = [o for o in notebook.cells[1].outputs if "image/png" in o.get("data", {})]
+    assert bool(shown) == (backend == "inline")
