@@ -158,8 +158,8 @@ def test_perfect_and_random_rankers_hit_their_known_values():
     # NDCG@10 = (1/50) * sum_{r=1..10} 1/log2(r+1) = 0.0909; MRR@10 = (1/50) * H_10 = 0.0586.
     random = ranking_metrics(rng.random((n_users, n_items)), targets, ks=(k,))
     assert random[f"hr@{k}"] == pytest.approx(0.2, abs=0.01)
-    assert random[f"ndcg@{k}"] == pytest.approx(sum(1 / math.log2(r + 1) for r in range(1, 11)) / 50,
-                                                abs=0.006)
+    expected_ndcg = sum(1 / math.log2(r + 1) for r in range(1, 11)) / 50
+    assert random[f"ndcg@{k}"] == pytest.approx(expected_ndcg, abs=0.006)
     assert random[f"mrr@{k}"] == pytest.approx(sum(1 / r for r in range(1, 11)) / 50, abs=0.005)
 
 
@@ -181,7 +181,8 @@ def _slow_reference(scores, targets, exclude, k):
         out["mrr"].append(next((1 / (r + 1) for r, h in enumerate(hits) if h), 0.0))
         out["precision"].append(sum(hits) / k)
         out["recall"].append(sum(hits) / len(relevant))
-        out["map"].append(sum(sum(hits[:r + 1]) / (r + 1) for r, h in enumerate(hits) if h) / n_ideal)
+        precisions = [sum(hits[:r + 1]) / (r + 1) for r, h in enumerate(hits) if h]
+        out["map"].append(sum(precisions) / n_ideal)
     return {name: np.array(values) for name, values in out.items()}
 
 
@@ -199,7 +200,8 @@ def test_vectorised_evaluation_equals_a_slow_per_user_reference():
     reference = _slow_reference(scores, targets, exclude, k)
     for name, values in reference.items():
         np.testing.assert_allclose(per_user[f"{name}@{k}"], values, atol=1e-12, err_msg=name)
-    assert top.shape == (len(evaluated), k) and len(evaluated) == n_users - len(range(0, n_users, 9))
+    assert top.shape == (len(evaluated), k)
+    assert len(evaluated) == n_users - len(range(0, n_users, 9))
 
 
 # -- protocol, tuning, results ---------------------------------------------------------------
@@ -228,7 +230,8 @@ def test_interaction_data_masks_validation_items_on_test_whatever_the_fit():
     data = _tiny_data()
     both = (data.train + data.validation).toarray() > 0
     np.testing.assert_array_equal(data.exclude("test").toarray() > 0, both)
-    np.testing.assert_array_equal(data.exclude("validation").toarray() > 0, data.train.toarray() > 0)
+    np.testing.assert_array_equal(data.exclude("validation").toarray() > 0,
+                                  data.train.toarray() > 0)
     np.testing.assert_array_equal(data.history("test", "train+validation").toarray() > 0, both)
     with pytest.raises(ValueError, match="refit is for test"):
         data.history("validation", "train+validation")
@@ -251,13 +254,16 @@ def test_evaluator_tunes_on_validation_and_reports_both_fits():
     assert runs["EASE", "test", "train"].params == {"l2": best}
     table = evaluator.results.table(slices=("all", "cold"))
     assert list(table.index.get_level_values("fit")) == ["train", "train+validation"] * 2
-    assert {"coverage", "novelty", "popularity_percentile", "fit s", "evaluate s"} <= set(table.columns)
-    assert evaluator.results.get("EASE").mean("hr@10") > evaluator.results.get("most popular").mean("hr@10")
+    assert {"coverage", "novelty", "popularity_percentile", "fit s",
+            "evaluate s"} <= set(table.columns)
+    runs = evaluator.results
+    assert runs.get("EASE").mean("hr@10") > runs.get("most popular").mean("hr@10")
 
 
 def test_results_round_trip_through_json(tmp_path):
     data = _tiny_data(seed=3)
-    evaluator = Evaluator(data, ks=(5, 10), item_vectors=np.random.default_rng(0).random((data.n_items, 4)))
+    item_vectors = np.random.default_rng(0).random((data.n_items, 4))
+    evaluator = Evaluator(data, ks=(5, 10), item_vectors=item_vectors)
     evaluator.run("item-kNN", ItemKNN, params={"n_neighbours": 5})
     evaluator.run("most popular", MostPopular, refit=False)
     results = evaluator.results
@@ -268,11 +274,13 @@ def test_results_round_trip_through_json(tmp_path):
         assert twin.params == run.params and twin.beyond == pytest.approx(run.beyond)
         for metric, values in run.per_user.items():
             np.testing.assert_allclose(twin.per_user[metric], values, atol=1e-6)
-    pd.testing.assert_frame_equal(loaded.table(slices=("all", "warm")), results.table(slices=("all", "warm")))
+    pd.testing.assert_frame_equal(loaded.table(slices=("all", "warm")),
+                                  results.table(slices=("all", "warm")))
     assert loaded.to_markdown() == results.to_markdown()
     assert "<table" in loaded._repr_html_()
     curve = loaded.activity_curve("ndcg@10")
-    assert set(curve["model"]) == {"item-kNN", "most popular"} and (curve["low"] <= curve["mean"]).all()
+    assert set(curve["model"]) == {"item-kNN", "most popular"}
+    assert (curve["low"] <= curve["mean"]).all()
 
 
 # -- slices, beyond accuracy, uncertainty ----------------------------------------------------
@@ -360,7 +368,8 @@ def test_sampled_metrics_rank_the_first_target_like_full_ranking_does():
 def _fake_movielens():
     # user 1: 4 ratings, user 2: 5, user 3: 8 (MovieLens-shaped: ints as strings, ratings 1-5)
     counts = {"1": 4, "2": 5, "3": 8}
-    rows = [(user, str(10 + i), 1.0 + (i % 5), 1000 + i) for user, n in counts.items() for i in range(n)]
+    rows = [(user, str(10 + i), 1.0 + (i % 5), 1000 + i)
+            for user, n in counts.items() for i in range(n)]
     frame = pd.DataFrame(rows, columns=[schema.USER, schema.ITEM, schema.RATING, schema.TIMESTAMP])
     return frame.sample(frac=1.0, random_state=0).reset_index(drop=True)  # file order is mixed
 

@@ -95,7 +95,8 @@ def test_movielens_100k_zip(tmp_path):
     action[1] = "1"  # Action
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("ml-100k/u.data", "1\t10\t4\t881250949\n2\t10\t1\t891717742\n")
-        archive.writestr("ml-100k/u.item", "10|Heat (1995)|01-Jan-1995||http://x|" + "|".join(action) + "\n")
+        archive.writestr("ml-100k/u.item",
+                         "10|Heat (1995)|01-Jan-1995||http://x|" + "|".join(action) + "\n")
     reviews, items = load_movielens(path)
     assert reviews[schema.RATING].tolist() == [4.0, 1.0]
     assert reviews[schema.TEXT].tolist() == ["", ""]
@@ -106,8 +107,10 @@ def test_movielens_100k_zip(tmp_path):
 def test_movielens_latest_small_zip(tmp_path):
     path = tmp_path / "ml-latest-small.zip"
     with zipfile.ZipFile(path, "w") as archive:
-        archive.writestr("ml-latest-small/ratings.csv", "userId,movieId,rating,timestamp\n1,1,4.5,964982703\n")
-        archive.writestr("ml-latest-small/movies.csv", "movieId,title,genres\n1,Toy Story (1995),Animation|Children\n")
+        archive.writestr("ml-latest-small/ratings.csv",
+                         "userId,movieId,rating,timestamp\n1,1,4.5,964982703\n")
+        archive.writestr("ml-latest-small/movies.csv",
+                         "movieId,title,genres\n1,Toy Story (1995),Animation|Children\n")
     reviews, items = load_movielens(path)
     assert reviews[schema.RATING].tolist() == [4.5]
     assert items.loc[0, schema.DESCRIPTION] == "Toy Story (1995). Genres: Animation, Children"

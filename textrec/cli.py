@@ -62,7 +62,8 @@ def _exercises(args) -> int:
         for line in stale:
             print(f"stale: {line}", file=sys.stderr)
         if stale:
-            print(f"exercises are out of date with {solutions}: run `textrec exercises`", file=sys.stderr)
+            print(f"exercises are out of date with {solutions}: run `textrec exercises`",
+                  file=sys.stderr)
             return 1
         print(f"exercises up to date ({len(list(solutions.glob('*.ipynb')))} notebooks)")
         return 0
@@ -126,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     pipeline = commands.add_parser("pipeline", help="run the course end to end and write reports/")
     pipeline.add_argument("--data", help="'synthetic' (default), a registry name or a review file")
-    pipeline.add_argument("--profile", choices=["quick", "full"], help="default: TEXTREC_PROFILE or auto")
-    pipeline.add_argument("--reports", help="report folder (default: TEXTREC_REPORTS or <home>/reports)")
+    pipeline.add_argument("--profile", choices=["quick", "full"],
+                          help="default: TEXTREC_PROFILE or auto")
+    pipeline.add_argument("--reports",
+                          help="report folder (default: TEXTREC_REPORTS or <home>/reports)")
     pipeline.add_argument("--stages", help="comma-separated stage names (default: all)")
     pipeline.set_defaults(func=_pipeline)
     env = commands.add_parser("env", help="show versions, profile and paths")
@@ -138,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(func=_download)
     exercises = commands.add_parser("exercises", help="generate exercises/ from solutions/")
     exercises.add_argument("--check", action="store_true",
-                           help="write nothing; exit 1 listing the stale files if exercises/ is out of date")
+                           help="write nothing; exit 1 listing the stale files if exercises/ "
+                                "is out of date")
     exercises.add_argument("--solutions", help="solutions folder (default: <checkout>/solutions)")
     exercises.add_argument("--exercises", help="exercises folder (default: <checkout>/exercises)")
     exercises.set_defaults(func=_exercises)
@@ -154,9 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
                     "scores.md and feedback/. WARNING: this executes the students' code with your "
                     "permissions; for untrusted submissions run it in a container without network.")
     grade.add_argument("folder", help="folder of submitted notebooks (one per student)")
-    grade.add_argument("--out", help="where to write the scores (default: FOLDER-grades next to FOLDER)")
-    grade.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
-    grade.add_argument("--cell-timeout", type=float, default=120, help="seconds per cell (default 120)")
+    grade.add_argument("--out",
+                       help="where to write the scores (default: FOLDER-grades next to FOLDER)")
+    grade.add_argument("--timeout", type=float, default=600,
+                       help="seconds per notebook (default 600)")
+    grade.add_argument("--cell-timeout", type=float, default=120,
+                       help="seconds per cell (default 120)")
     grade.add_argument("--lesson", help="lesson of every submission, e.g. 01_data_preparation "
                                         "(default: from each notebook)")
     grade.set_defaults(func=_grade)

@@ -43,7 +43,8 @@ class PreparedData:
         per_user = reviews[schema.USER].value_counts()
         per_item = reviews[schema.ITEM].value_counts()
         ordered = reviews.sort_values([schema.USER, schema.TIMESTAMP, schema.ORDER])
-        last_two = ordered.groupby(schema.USER).tail(2).groupby(schema.USER)[schema.TIMESTAMP].nunique()
+        last_two = (ordered.groupby(schema.USER).tail(2)
+                    .groupby(schema.USER)[schema.TIMESTAMP].nunique())
         n_users, n_items = len(per_user), len(per_item)
         ratings = reviews[schema.RATING].value_counts().sort_index()
         return {
@@ -91,7 +92,8 @@ def _safe(name: str) -> str:
 def _items_from_reviews(reviews: pd.DataFrame) -> pd.DataFrame:
     """An items frame for sources without metadata: ids only, empty title/category/description."""
     ids = sorted(reviews[schema.ITEM].astype(str).unique())
-    return pd.DataFrame({schema.ITEM: ids, schema.TITLE: "", schema.CATEGORY: "", schema.DESCRIPTION: ""})
+    return pd.DataFrame({schema.ITEM: ids, schema.TITLE: "", schema.CATEGORY: "",
+                         schema.DESCRIPTION: ""})
 
 
 def load_source(source: str | None = None, profile: str | None = None, strict: bool = False,
@@ -135,7 +137,8 @@ def prepare_data(source: str | None = None, profile: str | None = None, k: int |
                  seed: int = config.SEED) -> PreparedData:
     """Load, clean (k-core with the profile's ``k_core`` unless ``k`` is given), split and
     check the split for leakage."""
-    reviews, items, load_report, name = load_source(source, profile=profile, strict=strict, seed=seed)
+    reviews, items, load_report, name = load_source(source, profile=profile, strict=strict,
+                                                    seed=seed)
     k = config.get_profile(profile).k_core if k is None else k
     clean, cleaning_report = clean_reviews(reviews, k=k)
     if protocol == "leave-last-out":

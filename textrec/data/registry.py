@@ -71,7 +71,8 @@ def _build_registry() -> dict[str, DatasetFile]:
             name = f"amazon-{release}-{category}"
             entries[name] = DatasetFile(
                 name=name, url=url.format(category),
-                filename=f"{prefix}{category}_5.json.gz" if release == "2014" else f"{category}_5_2018.json.gz",
+                filename=(f"{prefix}{category}_5.json.gz" if release == "2014"
+                          else f"{category}_5_2018.json.gz"),
                 sha256=_KNOWN_SHA256.get(name), kind="amazon",
                 description=f"Amazon {release} 5-core reviews: {category.replace('_', ' ')}",
             )

@@ -24,8 +24,9 @@ def plot_bars(results, metric: str = "ndcg@10", part: str = "test", fit: str = "
         ax.bar(positions + (offset - (len(slices) - 1) / 2) * width, rows["mean"], width,
                yerr=errors, capsize=3, label=f"{name} ({n} users)")
     ax.set_xticks(positions, models, rotation=40, ha="right")  # long names must not overlap
-    ax.set(ylabel=metric, title=f"{metric} on {part} (fit on {fit}), "
-                                f"{int(100 * bootstrap.get('confidence', 0.95))}% bootstrap intervals")
+    confidence = int(100 * bootstrap.get("confidence", 0.95))
+    ax.set(ylabel=metric,
+           title=f"{metric} on {part} (fit on {fit}), {confidence}% bootstrap intervals")
     ax.legend(fontsize=8)
     return ax
 
@@ -44,7 +45,8 @@ def plot_activity_curve(results, metric: str = "ndcg@10", part: str = "test", fi
         ax.fill_between(rows["bin"], rows["low"], rows["high"], alpha=0.12)
     labels = curve.drop_duplicates("bin").sort_values("bin")
     counts = labels["n_users"].astype(int)
-    ax.set_xticks(labels["bin"], [f"{t}\n({n})" for t, n in zip(labels["train interactions"], counts)])
+    ax.set_xticks(labels["bin"],
+                  [f"{t}\n({n})" for t, n in zip(labels["train interactions"], counts)])
     ax.set(xlabel="train interactions of the user (number of users)", ylabel=metric,
            title=f"{metric} on {part} by user activity (fit on {fit})")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
