@@ -30,7 +30,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/textrec exercises --check
-	TEXTREC_PROFILE=quick HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg \
+	TEXTREC_PROFILE=quick HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MPLBACKEND=Agg TEXTREC_CHECK_FIGURES=1 \
 		$(BIN)/python -m pytest tests notebooks solutions --nbval-lax --nbval-cell-timeout=900 \
 		--durations=15 $(PYTEST_ARGS)
 

@@ -2,6 +2,8 @@
 on hand-made inputs whose expected values are worked out in the comments."""
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -378,14 +380,42 @@ def _fake_movielens():
 def test_movielens_stratified_split_keeps_three_quarters_of_each_user():
     frame = _fake_movielens()
     train, test = stratified_split(frame, ratio=0.75, seed=42)
-    # rank / count <= 0.75: 4 -> 3 train (3/4 = 0.75); 5 -> 3 (4/5 = 0.8 > 0.75); 8 -> 6
-    assert train[schema.USER].value_counts().to_dict() == {"1": 3, "2": 3, "3": 6}
-    assert test[schema.USER].value_counts().to_dict() == {"1": 1, "2": 2, "3": 2}
+    # rank <= round(0.75 * count): 4 -> 3 train; 5 -> 4 (3.75 rounds up); 8 -> 6
+    assert train[schema.USER].value_counts().to_dict() == {"1": 3, "2": 4, "3": 6}
+    assert test[schema.USER].value_counts().to_dict() == {"1": 1, "2": 1, "3": 2}
     assert len(pd.concat([train, test]).drop_duplicates()) == len(frame)
     again, _ = stratified_split(frame, ratio=0.75, seed=42)
     pd.testing.assert_frame_equal(train, again)
     other, _ = stratified_split(frame, ratio=0.75, seed=7)
     assert not other.index.equals(train.index)
+
+
+def test_movielens_stratified_split_rounds_like_recommenders_1_2():
+    # Users with 1, 2, 3, 4, 5, 6, 10 and 14 ratings (45 in all). recommenders 1.2.x keeps
+    # rank <= round(0.75 * n), halves to even:
+    #   n:        1     2    3     4  5     6    10   14     (45 ratings)
+    #   0.75 n:   0.75  1.5  2.25  3  3.75  4.5  7.5  10.5
+    #   train:    1     2    2     3  4     4    8    10   -> 34 train, 11 test
+    # (the pre-1.2 rule rank / n <= 0.75 keeps 0 1 2 3 3 4 7 10 -> 30 / 15).
+    sizes = [1, 2, 3, 4, 5, 6, 10, 14]
+    rows = [(f"u{n}", f"i{j}", 4.0, j) for n in sizes for j in range(n)]
+    frame = pd.DataFrame(rows, columns=[schema.USER, schema.ITEM, schema.RATING, schema.TIMESTAMP])
+    frame = frame.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    train, test = stratified_split(frame, ratio=0.75, seed=42)
+    kept = train[schema.USER].value_counts().reindex([f"u{n}" for n in sizes], fill_value=0)
+    assert kept.tolist() == [1, 2, 2, 3, 4, 4, 8, 10]
+    assert (len(train), len(test)) == (34, 11)
+    assert set(test[schema.USER]) == {"u3", "u4", "u5", "u6", "u10", "u14"}
+
+
+@pytest.mark.skipif(not Path(os.environ.get("TEXTREC_ML100K", "/nonexistent")).is_file(),
+                    reason="set TEXTREC_ML100K to ml-100k.zip to check the real ML-100k counts")
+def test_movielens_100k_split_counts_match_recommenders_1_2():
+    from textrec.data.movielens import load_movielens
+
+    ratings, _ = load_movielens(os.environ["TEXTREC_ML100K"])
+    train, test = stratified_split(ratings, ratio=0.75, seed=42)
+    assert (len(train), len(test)) == (74_992, 25_008)
 
 
 def test_msr_metrics_by_hand_and_test_only_items_are_never_recommended():

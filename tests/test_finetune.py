@@ -175,3 +175,13 @@ def test_loading_from_a_missing_folder_says_what_to_run(tmp_path):
         text.load_finetuned(tmp_path / "nothing_here")
     with pytest.raises(FileNotFoundError, match="finetune_sentiment"):
         text.load_finetuned()
+
+
+def test_epoch_log_counts_epochs_not_evaluation_rounds(capsys):
+    # One epoch evaluated twice: Keras runs two "epochs" of half an epoch each; the log must
+    # say 0.5/1 then 1/1, as the report's "1 epoch" does.
+    log = text.finetune.EpochLog(epochs=1, evaluations_per_epoch=2)
+    log.on_epoch_end(0, {"loss": 0.5})
+    log.on_epoch_end(1, {"loss": 0.25, "val_loss": 0.375})
+    assert capsys.readouterr().out.splitlines() == [
+        "epoch 0.5/1: loss 0.5000", "epoch 1/1: loss 0.2500, val_loss 0.3750"]

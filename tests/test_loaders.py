@@ -114,3 +114,16 @@ def test_movielens_latest_small_zip(tmp_path):
     reviews, items = load_movielens(path)
     assert reviews[schema.RATING].tolist() == [4.5]
     assert items.loc[0, schema.DESCRIPTION] == "Toy Story (1995). Genres: Animation, Children"
+
+
+def test_movielens_zip_gets_a_load_report_not_generated_in_memory(tmp_path):
+    from textrec.data.prepare import load_source
+
+    path = tmp_path / "ml-100k.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("ml-100k/u.data", "1\t10\t4\t881250949\n2\t10\t1\t891717742\n")
+        archive.writestr("ml-100k/u.item",
+                         "10|Heat (1995)|01-Jan-1995||http://x|" + "|".join(["0"] * 19) + "\n")
+    _, _, report, name = load_source(str(path))
+    assert name == "ml-100k"
+    assert report.summary().startswith(f"{path}: 2 lines, 2 reviews loaded, 0 skipped")

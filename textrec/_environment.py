@@ -81,8 +81,9 @@ def keras_problem() -> str | None:
     if setting not in ("1", "true", "True"):
         return (
             f"TF_USE_LEGACY_KERAS is set to {setting!r}; the course needs it to be '1' so that "
-            "tf.keras is tf-keras (Keras 2), which TensorFlow Recommenders requires. Fix: unset it "
-            "or set TF_USE_LEGACY_KERAS=1, restart the kernel, and import textrec before tensorflow."
+            "tf.keras is tf-keras (Keras 2), which TensorFlow Recommenders requires. Fix: unset "
+            "it or set TF_USE_LEGACY_KERAS=1, restart the kernel, and import textrec before "
+            "tensorflow."
         )
     keras = sys.modules.get("keras")
     loaded_keras3 = keras is not None and str(getattr(keras, "__version__", "0")).startswith("3")

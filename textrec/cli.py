@@ -4,6 +4,8 @@
     textrec env                 versions, profile and paths
     textrec download NAME       fetch a registry data set (online); `textrec download --list`
     textrec exercises [--check] write exercises/ from solutions/ (--check: fail if stale)
+    textrec colab [--repo OWNER/NAME] [--branch main] [--check]
+                                point every Colab badge and set-up cell at the repository
     textrec grade FOLDER        run and grade submitted exercise notebooks -> scores.csv/.md
     textrec serve EXPORT_DIR [--host 127.0.0.1] [--port 8501] [--model-name NAME]
                                 serve an export with TF Serving's REST API (:predict, status,
@@ -70,6 +72,32 @@ def _exercises(args) -> int:
     for path in changed:
         print(f"wrote {path}")
     print(f"{len(changed)} exercise notebook(s) written, the others were up to date")
+    return 0
+
+
+def _colab(args) -> int:
+    from textrec import _colab as colab
+    from textrec.grading import exercises
+
+    root = exercises.repository_root()
+    repository, branch = args.repo or colab.REPOSITORY, args.branch or colab.BRANCH
+    if args.check:
+        found = colab.problems(root, repository, branch)
+        for line in found:
+            print(f"stale: {line}", file=sys.stderr)
+        if found:
+            print("run `textrec colab` to rewrite them", file=sys.stderr)
+            return 1
+        print(f"every badge and set-up cell points at {repository}@{branch}")
+        return 0
+    if (repository, branch) != (colab.REPOSITORY, colab.BRANCH):
+        colab.write_setting(repository, branch)
+        print(f"setting: {repository}@{branch} (textrec/_colab.py)")
+    changed = colab.rewrite_notebooks(root, repository, branch)
+    changed += exercises.write_exercises(root / "solutions", root / "exercises")
+    for path in changed:
+        print(f"wrote {path}")
+    print(f"{len(changed)} notebook(s) rewritten for {repository}@{branch}")
     return 0
 
 
@@ -140,6 +168,12 @@ def build_parser() -> argparse.ArgumentParser:
                                               "textrec/grading/locked_cells.json, unless "
                                               "--solutions is given)")
     exercises.set_defaults(func=_exercises)
+    colab = commands.add_parser("colab", help="point Colab badges and set-up cells at a repository")
+    colab.add_argument("--repo", help="OWNER/NAME on GitHub (default: the current setting)")
+    colab.add_argument("--branch", help="branch (default: the current setting)")
+    colab.add_argument("--check", action="store_true",
+                       help="write nothing; exit 1 listing the notebooks that do not match")
+    colab.set_defaults(func=_colab)
     grade = commands.add_parser(
         "grade", help="run and grade a folder of submitted exercise notebooks",
         description="Runs every .ipynb under FOLDER in its own kernel and writes scores.csv, "

@@ -34,8 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
+from textrec import _colab
+
 SEED = 42
-GITHUB_REPOSITORY = "textrec-course/textrec"
+GITHUB_REPOSITORY = _colab.REPOSITORY  # the one setting lives in textrec/_colab.py
 PROFILE_NAMES = ("quick", "full")
 
 
@@ -302,4 +304,4 @@ def set_seeds(seed: int = SEED, deterministic_ops: bool = False) -> None:
 
 def colab_badge_url(notebook_path: str) -> str:
     """The Open-in-Colab URL for a notebook at ``notebook_path`` in the repository."""
-    return f"https://colab.research.google.com/github/{GITHUB_REPOSITORY}/blob/main/{notebook_path}"
+    return _colab.badge_url(notebook_path)

@@ -121,7 +121,9 @@ def load_source(source: str | None = None, profile: str | None = None, strict: b
     if movielens.is_movielens(path):   # the zip, the extracted folder, u.data or ratings.csv
         reviews, items = movielens.load_movielens(path)
         name = path.stem if path.suffix == ".zip" or path.is_dir() else path.parent.name
-        return reviews, items, None, name
+        # MovieLens files are read whole (a malformed line raises): every rating line is loaded.
+        report = LoadReport(source=str(path), lines=len(reviews), loaded=len(reviews))
+        return reviews, items, report, name
     from textrec.data.amazon import load_amazon_reviews
 
     reviews, report = load_amazon_reviews(path, strict=strict)

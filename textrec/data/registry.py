@@ -154,7 +154,7 @@ def fetch(name: str, download: bool = True, progress: bool = True) -> Path:
 
 
 def _download(url: str, path: Path, progress: bool) -> None:
-    from tqdm.auto import tqdm
+    from textrec._logging import progress_bar as tqdm
 
     with urllib.request.urlopen(url, timeout=60) as response:
         total = int(response.headers.get("Content-Length") or 0) or None

@@ -3,10 +3,14 @@
 Microsoft Recommenders (``recommenders-team/recommenders``, ``examples/06_benchmarks``) reports
 MovieLens-100k ranking metrics under this protocol, reproduced here:
 
-* split: ``python_stratified_split(data, ratio=0.75, seed=42)``: ``np.random.seed(42)``, one
-  uniform number per rating in file order, each user's ratings sorted by it; a rating is train
-  when its rank / the user's count is at most 0.75, else test (a user with 5 ratings keeps 3,
-  since 4 / 5 = 0.8 > 0.75). Nothing is held out for validation: the benchmark does not tune;
+* split: ``python_stratified_split(data, ratio=0.75, seed=42)`` as released in recommenders
+  1.2.x (``recommenders/datasets/python_splitters.py``, ``_do_stratification``):
+  ``np.random.seed(42)``, one uniform number per rating in file order, each user's ratings
+  sorted by it; a rating is train when its rank (1, 2, ...) is at most ``round(0.75 * count)``,
+  else test. ``round`` of a pandas Series rounds halves to even, so a user with 5 ratings keeps
+  4 (3.75 -> 4), with 6 keeps 4 (4.5 -> 4) and with 10 keeps 8 (7.5 -> 8). On ML-100k this
+  gives 74,992 train / 25,008 test ratings. (Releases before 1.2 kept rank / count <= 0.75,
+  74,646 / 25,354.) Nothing is held out for validation: the benchmark does not tune;
 * candidates: every item that appears in train, minus the user's own train items ("remove
   seen"); items only in test can never be recommended but still count as relevant;
 * relevance: every test rating is relevant (their BPR entry first drops ratings below 3.5:
@@ -53,8 +57,9 @@ def stratified_split(ratings: pd.DataFrame, ratio: float = 0.75,
     random = np.random.RandomState(seed).rand(len(ratings))  # = np.random.seed(seed); rand(n)
     frame = ratings.assign(_random=random).sort_values([schema.USER, "_random"])
     users = frame.groupby(schema.USER)
-    rank = (users.cumcount() + 1) / users[schema.USER].transform("count")
-    in_train = (rank <= ratio).to_numpy()
+    rank = users.cumcount() + 1
+    # np.round, like the released ``round(threshold * data["count"])``: halves go to even.
+    in_train = (rank <= np.round(ratio * users[schema.USER].transform("count"))).to_numpy()
     clean = frame.drop(columns="_random")
     return clean[in_train].sort_index(), clean[~in_train].sort_index()
 
@@ -68,8 +73,8 @@ def movielens_data(ratings: pd.DataFrame, ratio: float = 0.75, seed: int = 42,
         test = test[test[schema.RATING] >= relevant_min_rating]
     user_ids = np.array(sorted(set(train[schema.USER]) | set(test[schema.USER])), dtype=object)
     train_items = sorted(set(train[schema.ITEM]))
-    item_ids = np.array(train_items + sorted(set(test[schema.ITEM]) - set(train_items)),
-                        dtype=object)
+    test_only = sorted(set(test[schema.ITEM]) - set(train_items))
+    item_ids = np.array(train_items + test_only, dtype=object)
     empty = interaction_matrix(test.iloc[:0], user_ids, item_ids)
     return InteractionData(user_ids, item_ids, interaction_matrix(train, user_ids, item_ids), empty,
                            interaction_matrix(test, user_ids, item_ids),

@@ -23,10 +23,10 @@ def plot_bars(results, metric: str = "ndcg@10", part: str = "test", fit: str = "
         n = int(rows["n_users"].max()) if rows["n_users"].notna().any() else 0
         ax.bar(positions + (offset - (len(slices) - 1) / 2) * width, rows["mean"], width,
                yerr=errors, capsize=3, label=f"{name} ({n} users)")
-    ax.set_xticks(positions, models, rotation=20, ha="right")
-    ax.set(ylabel=metric, title=f"{metric} on {part} (fit on {fit}), "
-                                f"{int(100 * bootstrap.get('confidence', 0.95))}% bootstrap "
-                                "intervals")
+    ax.set_xticks(positions, models, rotation=40, ha="right")  # long names must not overlap
+    confidence = int(100 * bootstrap.get("confidence", 0.95))
+    ax.set(ylabel=metric,
+           title=f"{metric} on {part} (fit on {fit}), {confidence}% bootstrap intervals")
     ax.legend(fontsize=8)
     return ax
 

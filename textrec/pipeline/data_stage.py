@@ -25,7 +25,8 @@ def data_stage(state: PipelineState) -> str:
 
 def _description(prepared, stats: dict, folder) -> list[str]:
     ratings = ", ".join(f"{k}: {v:,}" for k, v in stats["ratings"].items())
-    load = prepared.load_report.summary() if prepared.load_report else "generated in memory"
+    load = prepared.load_report.summary() if prepared.load_report else (
+        "generated in memory (synthetic reviews, no file read)")
     return [
         "## Data",
         f"Source: `{prepared.name}`; prepared data saved to `{folder}`.",

@@ -66,7 +66,7 @@ def fine_tune(split, state: PipelineState):
         epochs=profile.finetune_epochs, max_length=profile.max_seq_length,
         batch_size=BATCH_SIZE, learning_rate=LEARNING_RATE,
         evaluations_per_epoch=EVALUATIONS_PER_EPOCH, seed=state.seed,
-        progress=state.progress)
+        progress=False)  # the pipeline's stage bar is its one progress display
 
 
 def _missing_labels(train, validation) -> str:

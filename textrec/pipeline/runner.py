@@ -23,7 +23,7 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
     import matplotlib
 
     matplotlib.use("Agg")
-    from tqdm.auto import tqdm
+    from textrec._logging import only_outer_progress, progress_bar
 
     profile_settings = config.get_profile(profile)
     to_run, added = stage_registry.plan(stages)
@@ -32,14 +32,15 @@ def run_pipeline(source: str | None = None, profile: str | None = None,
     state = PipelineState(source=source or config.data_source(), profile=profile_settings.name,
                           seed=config.SEED, reports=reports, progress=progress)
     sections, timings = [], {}
-    bar = tqdm(to_run, desc="textrec pipeline", unit="stage", disable=not progress)
+    bar = progress_bar(to_run, desc="textrec pipeline", unit="stage", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         # Every stage starts from freshly seeded generators (TensorFlow's too, once a stage
         # has loaded it), so its numbers do not depend on which stages ran before it.
         config.set_seeds(state.seed)
         start = time.perf_counter()
-        sections.append(stage_registry.get_stage(name).run(state))
+        with only_outer_progress():  # the stage bar is the run's one progress display
+            sections.append(stage_registry.get_stage(name).run(state))
         timings[name] = time.perf_counter() - start
     path = reports / "report.md"
     header = _header(state, timings, added)

@@ -249,6 +249,6 @@ def _as_text_list(texts) -> list[str]:
 
 
 def _progress_bar(total: int, name: str):
-    from tqdm.auto import tqdm
+    from textrec._logging import progress_bar
 
-    return tqdm(total=total, desc=f"embedding with {name}", unit="text")
+    return progress_bar(total=total, desc=f"embedding with {name}", unit="text")

@@ -170,8 +170,11 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
             tokenizer, validation, weights, max_length)
         fit_options["callbacks"] = [tf.keras.callbacks.EarlyStopping(
             monitor="val_loss", patience=patience, restore_best_weights=True)]
+    if progress:  # one line per evaluation round, counted in epochs (Keras would count rounds)
+        fit_options["callbacks"] = [*fit_options.get("callbacks", []),
+                                    EpochLog(epochs, evaluations_per_epoch)]
     history = model.fit(train_data.repeat(), epochs=rounds, steps_per_epoch=steps_per_round,
-                        class_weight=weights, verbose=1 if progress else 0, **fit_options)
+                        class_weight=weights, verbose=0, **fit_options)
     settings = {"max_examples": max_examples, "epochs": epochs, "batch_size": batch_size,
                 "learning_rate": learning_rate, "augment": augment, "seed": seed,
                 "balance_classes": balance_classes, "steps": rounds * steps_per_round,
@@ -184,6 +187,20 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
         n_augmented=n_augmented, max_length=max_length, settings=settings,
         seconds=time.perf_counter() - start,
     )
+
+
+class EpochLog(tf.keras.callbacks.Callback):
+    """Prints one line per evaluation round, labelled in epochs: with two rounds per epoch and
+    one epoch, "epoch 0.5/1" then "epoch 1/1" (Keras's own log would say "Epoch 1/2, 2/2")."""
+
+    def __init__(self, epochs: int, evaluations_per_epoch: int = 1):
+        super().__init__()
+        self.epochs, self.evaluations_per_epoch = epochs, evaluations_per_epoch
+
+    def on_epoch_end(self, round_index, logs=None):
+        done = (round_index + 1) / self.evaluations_per_epoch
+        values = ", ".join(f"{name} {value:.4f}" for name, value in (logs or {}).items())
+        print(f"epoch {done:g}/{self.epochs}: {values}")
 
 
 def _validation_data(tokenizer, validation, weights, max_length):
