@@ -14,7 +14,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "textrec"
 # packages only in the base layer (the package root, its environment and logging helpers, config)
 # or where listed in SAME_LAYER_ALLOWED.
 LAYERS = [
-    {"textrec", "_environment", "_logging", "config"},
+    {"textrec", "_environment", "_logging", "_colab", "config"},
     {"data"},
     {"ranking", "text", "plotting"},
     {"models"},
