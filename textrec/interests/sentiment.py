@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from textrec.data import schema
-from textrec.data.cleaning import add_sentiment
+from textrec.data.cleaning import sentiment_examples
 
 FINETUNED = "fine-tuned encoder (lesson 02)"
 FROZEN = "logistic regression on frozen encoder vectors"
@@ -91,11 +91,10 @@ class SentimentScorer:
 
 
 def sentiment_training_data(train: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Texts and binary labels of the non-neutral, non-empty TRAIN reviews."""
-    labelled = add_sentiment(train)
-    keep = (labelled[schema.SENTIMENT] >= 0) & (labelled[schema.TEXT].str.strip() != "")
-    return (labelled.loc[keep, schema.TEXT].tolist(),
-            labelled.loc[keep, schema.SENTIMENT].to_numpy(int))
+    """Texts and binary labels of the non-neutral, non-empty TRAIN reviews (the examples of
+    lesson 02, :func:`textrec.data.cleaning.sentiment_examples`)."""
+    labelled = sentiment_examples(train)
+    return labelled[schema.TEXT].tolist(), labelled[schema.SENTIMENT].to_numpy(int)
 
 
 def fit_frozen_sentiment(train: pd.DataFrame, embedder, regularization: float = 1.0) -> SentimentScorer:

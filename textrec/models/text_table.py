@@ -11,6 +11,9 @@ for text vectors:
 :func:`as_id_matrix` turns any of them into ``(ids, matrix)``; :func:`stack_vectors` lines the
 rows up with a given id order (NumPy only); :class:`TextVectorTable` is the Keras layer that
 looks them up inside a model, as a non-trainable table whose unknown ids get zero vectors.
+
+Per-review vectors (one per row of a reviews frame, not per id) travel with their reviews in
+:class:`textrec.data.review_vectors.ReviewVectors`, which checks the row alignment once.
 """
 
 from __future__ import annotations
@@ -80,3 +83,4 @@ class TextVectorTable(tf.keras.layers.Layer):
 
     def call(self, ids):
         return self.table(self.lookup(tf.reshape(ids, [-1])))
+
