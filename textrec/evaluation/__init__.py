@@ -52,8 +52,7 @@ from textrec.evaluation.slices import (
     target_popularity_percentile,
 )
 from textrec.evaluation.tuning import parameter_grid, tune
-# Score matrices over a split's users and items (moving here from textrec.interests).
-from textrec.interests.recommender import evaluate_scores
+from textrec.evaluation.scores import evaluate_scores
 from textrec.evaluation.uncertainty import (
     bootstrap_ci,
     bootstrap_means,
