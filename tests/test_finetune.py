@@ -158,8 +158,10 @@ def test_majority_baseline_by_hand():
 def test_save_and_load_give_the_same_probabilities(result):
     probe = ["Great strings!", "Broke after a day.", "It is a guitar stand.", ""]
     folder = text.save_finetuned(result, metrics={"accuracy": np.float64(0.5)})
-    assert folder.name == "finetuned-sentiment" and (folder / "tf_model.h5").is_file()
-    loaded = text.load_finetuned()
+    # Kept under the fingerprint of the reviews it was tuned on.
+    assert folder.parent.name == "finetuned-sentiment" and (folder / "tf_model.h5").is_file()
+    assert folder.name == result.data_fingerprint and len(result.data_fingerprint) == 16
+    loaded = text.load_finetuned(data=result.data_fingerprint)
     assert loaded.metadata["labels"] == ["negative", "positive"]
     assert loaded.metadata["metrics"] == {"accuracy": 0.5}
     np.testing.assert_allclose(loaded.predict_proba(probe), result.predict_proba(probe), atol=1e-5)
@@ -174,4 +176,23 @@ def test_loading_from_a_missing_folder_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="02_bert_finetuning"):
         text.load_finetuned(tmp_path / "nothing_here")
     with pytest.raises(FileNotFoundError, match="finetune_sentiment"):
+        text.load_finetuned(data="0" * 16)
+    with pytest.raises(ValueError, match="which fine-tuned model"):
         text.load_finetuned()
+
+
+def test_a_model_tuned_on_other_data_is_not_picked_up(result):
+    folder = text.save_finetuned(result)
+    other = reviews([("a", 5), ("b", 1)])  # other reviews: another fingerprint
+    assert text.finetune.data_fingerprint(other) != result.data_fingerprint
+    with pytest.raises(FileNotFoundError, match="other data"):
+        text.load_finetuned(folder, data=other)
+    with pytest.raises(FileNotFoundError):
+        text.load_finetuned(data=other)
+
+
+def test_the_fingerprint_follows_the_reviews():
+    first = reviews([("a", 5), ("b", 1)])
+    assert text.finetune.data_fingerprint(first) == text.finetune.data_fingerprint(first.copy())
+    changed = first.assign(**{schema.RATING: [5.0, 2.0]})
+    assert text.finetune.data_fingerprint(changed) != text.finetune.data_fingerprint(first)

@@ -63,7 +63,7 @@ def features_dataset(
         if len(values) != len(frame):
             raise ValueError(f"extra feature {name!r} has {len(values)} rows; the frame has "
                              f"{len(frame)}")
-        tensors[name] = values.astype(np.float32) if values.dtype.kind == "f" else values
+        tensors[name] = values.astype(np.float32) if values.dtype == np.float64 else values
     dataset = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         dataset = dataset.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True)

@@ -108,13 +108,14 @@ def fit_frozen_sentiment(train: pd.DataFrame, embedder, regularization: float = 
 
 def load_sentiment_scorer(train: pd.DataFrame, embedder, prefer_finetuned: bool = True,
                           folder=None) -> SentimentScorer:
-    """The fine-tuned model of lesson 02 when it is saved (and ``prefer_finetuned``), else a
-    frozen-encoder logistic regression trained on ``train``. Prints which one it uses."""
+    """The fine-tuned model of lesson 02 when one tuned on these same ``train`` reviews is saved
+    (and ``prefer_finetuned``), else a frozen-encoder logistic regression trained on
+    ``train``. Prints which one it uses."""
     if prefer_finetuned:
         try:
             from textrec.text import load_finetuned
 
-            scorer = SentimentScorer(load_finetuned(folder), FINETUNED)
+            scorer = SentimentScorer(load_finetuned(folder, data=train), FINETUNED)
         except FileNotFoundError as error:
             print(f"no fine-tuned sentiment model ({type(error).__name__}: {error}); "
                   "training the frozen-encoder fallback")

@@ -6,7 +6,14 @@ model is built by one recipe with the lessons' settings (:mod:`textrec.models.re
 """
 
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models import recipes
+from textrec.models import encoder_joint, recipes
+from textrec.models.encoder_joint import (
+    ENCODER_SETTINGS,
+    EncoderJointModel,
+    EncoderSettings,
+    ReviewEncoder,
+    encoder_joint_recipe,
+)
 from textrec.models.factorization import ImplicitMatrixFactorization, MatrixFactorization
 from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
@@ -38,6 +45,12 @@ from textrec.models.training import EpochTimer, fit_model, make_optimizer
 
 __all__ = [
     "CANDIDATE_VECTOR",
+    "ENCODER_SETTINGS",
+    "EncoderJointModel",
+    "EncoderSettings",
+    "ReviewEncoder",
+    "encoder_joint",
+    "encoder_joint_recipe",
     "JOINT_SETTINGS",
     "TWO_TOWER_SETTINGS",
     "JointSettings",

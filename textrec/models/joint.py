@@ -38,21 +38,22 @@ REVIEW_VECTOR = "review_vector"
 
 
 def review_dataset(reviews, review_vectors=None, batch_size: int | None = None,
-                   shuffle: bool = True, seed: int = config.SEED):
+                   shuffle: bool = True, seed: int = config.SEED, extra: dict | None = None):
     """Training batches for :class:`JointModel`: user, item, rating, the review's sentiment
     code (``schema.SENTIMENT``: 1 positive, 0 negative, -1 neutral, from
     :func:`textrec.data.cleaning.add_sentiment`) and its own text vector (``REVIEW_VECTOR``,
     float [batch size, text dim]).
 
     ``reviews``: a :class:`~textrec.data.review_vectors.ReviewVectors`, or a reviews frame with
-    ``review_vectors`` [len(frame), dim], one row per review.
+    ``review_vectors`` [len(frame), dim], one row per review. ``extra``: more per-review
+    features ``{name: array with one row per review}`` (e.g. the encoder's token states).
     """
     reviews = ReviewVectors.of(reviews, review_vectors)
     frame = add_sentiment(reviews.frame)
     return tfdata.features_dataset(
         frame, (schema.USER, schema.ITEM, schema.RATING, schema.SENTIMENT),
         batch_size=batch_size, shuffle=shuffle, seed=seed,
-        extra={REVIEW_VECTOR: reviews.vectors})
+        extra={REVIEW_VECTOR: reviews.vectors, **(extra or {})})
 
 
 def sentiment_labels(sentiment):

@@ -96,12 +96,14 @@ class Recipe:
 
     build: no arguments -> a fresh, untrained model; train_dataset: (batch_size=None,
     seed=SEED) -> shuffled training batches (a fresh dataset gives every model the same
-    batches); settings: the frozen settings it was built from.
+    batches); settings: the frozen settings it was built from; epochs: the training epochs
+    when they are not ``settings.epochs()``.
     """
 
     build: Callable
     train_dataset: Callable
     settings: TwoTowerSettings
+    epochs: int | None = None
 
     def fit(self, validation_dataset=None, epochs: int | None = None,
             batch_size: int | None = None, seed: int = config.SEED, callbacks=None,
@@ -109,7 +111,8 @@ class Recipe:
         """Train a fresh model with the settings' learning rate and epochs (``epochs``
         overrides them); returns the Keras ``History`` (``history.model`` is the model)."""
         return fit_model(self.build, self.train_dataset(batch_size=batch_size, seed=seed),
-                         validation_dataset, epochs=epochs or self.settings.epochs(),
+                         validation_dataset,
+                         epochs=epochs or self.epochs or self.settings.epochs(),
                          learning_rate=self.settings.learning_rate, seed=seed,
                          callbacks=callbacks, strategy=strategy)
 

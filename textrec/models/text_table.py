@@ -84,3 +84,16 @@ class TextVectorTable(tf.keras.layers.Layer):
     def call(self, ids):
         return self.table(self.lookup(tf.reshape(ids, [-1])))
 
+    def assign(self, vectors) -> None:
+        """Replace the table's vectors with new ones for the same ids (e.g. after the encoder
+        that made them was trained); any accepted form, ids in any order."""
+        known = self.lookup.get_vocabulary()[1:]            # index 0 is the OOV row
+        ids, matrix = as_id_matrix(vectors)
+        if sorted(ids) != sorted(known) or matrix.shape[1] != self.dim:
+            raise ValueError(f"new text vectors must cover the same {len(known)} ids with "
+                             f"{self.dim} dims; got {len(ids)} ids x {matrix.shape[1]}")
+        position = {key: row for row, key in enumerate(ids)}
+        ordered = matrix[[position[key] for key in known]]
+        self.table.embeddings.assign(np.concatenate([np.zeros((1, self.dim), np.float32),
+                                                     ordered]))
+
