@@ -136,29 +136,35 @@ def k_core(frame: pd.DataFrame, k: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         low = (user_counts < k) | (item_counts < k)
         if not low.any():
             break
-        detail = np.where(user_counts[low] < k, f"user has < {k} reviews", f"item has < {k} reviews")
-        removed.append(_removed(frame[low], f"{k}-core filter", [f"{d} (round {round_number})" for d in detail]))
+        detail = np.where(user_counts[low] < k, f"user has < {k} reviews",
+                          f"item has < {k} reviews")
+        removed.append(_removed(frame[low], f"{k}-core filter",
+                                [f"{d} (round {round_number})" for d in detail]))
         frame = frame[~low]
     return frame, (pd.concat(removed) if removed else _removed(frame.iloc[:0], "", []))
 
 
-def clean_reviews(reviews: pd.DataFrame, k: int | None = None) -> tuple[pd.DataFrame, CleaningReport]:
+def clean_reviews(reviews: pd.DataFrame,
+                  k: int | None = None) -> tuple[pd.DataFrame, CleaningReport]:
     """Clean a reviews frame (schema columns); returns (clean frame, report).
 
     The clean frame is sorted by user, time and file order and has a fresh index.
     """
     missing = [c for c in schema.REVIEW_COLUMNS if c not in reviews.columns]
     if missing:
-        raise ValueError(f"reviews frame lacks columns {missing}; expected {list(schema.REVIEW_COLUMNS)}")
+        raise ValueError(f"reviews frame lacks columns {missing}; "
+                         f"expected {list(schema.REVIEW_COLUMNS)}")
     frame = reviews.sort_values([schema.USER, schema.TIMESTAMP, schema.ORDER], kind="stable")
     texts = frame[schema.TEXT].map(clean_text)
     changed = int((texts != frame[schema.TEXT].fillna("")).sum())
-    frame = frame.assign(**{schema.TEXT: texts, schema.SUMMARY: frame[schema.SUMMARY].map(clean_text)})
+    frame = frame.assign(**{schema.TEXT: texts,
+                            schema.SUMMARY: frame[schema.SUMMARY].map(clean_text)})
 
     frame, dup_pairs = _drop_duplicates(frame, [schema.USER, schema.ITEM],
                                         "duplicate (user, item)", "later duplicate")
     has_text = frame[schema.TEXT] != ""
-    kept, same_time = _drop_duplicates(frame[has_text], [schema.USER, schema.TEXT, schema.TIMESTAMP],
+    kept, same_time = _drop_duplicates(frame[has_text],
+                                       [schema.USER, schema.TEXT, schema.TIMESTAMP],
                                        "same review on several items", "copy")
     kept, reposted = _drop_duplicates(kept, [schema.USER, schema.TEXT],
                                       "same review posted again on another item", "repost")

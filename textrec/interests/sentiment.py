@@ -97,7 +97,8 @@ def sentiment_training_data(train: pd.DataFrame) -> tuple[list[str], np.ndarray]
     return labelled[schema.TEXT].tolist(), labelled[schema.SENTIMENT].to_numpy(int)
 
 
-def fit_frozen_sentiment(train: pd.DataFrame, embedder, regularization: float = 1.0) -> SentimentScorer:
+def fit_frozen_sentiment(train: pd.DataFrame, embedder,
+                         regularization: float = 1.0) -> SentimentScorer:
     """:class:`FrozenEncoderSentiment` trained on ``train`` (the TRAIN reviews only)."""
     texts, labels = sentiment_training_data(train)
     model = FrozenEncoderSentiment(embedder, regularization).fit(texts, labels)

@@ -112,7 +112,8 @@ def sentiment_weights(positive_probability, negative_weight: float = 0.0) -> np.
 
 
 def recency_weights(frame: pd.DataFrame, half_life_days: float) -> np.ndarray:
-    """``0.5 ** (age / half_life_days)``, age in days before the user's latest review in ``frame``."""
+    """``0.5 ** (age / half_life_days)``, age in days before the user's latest review in
+    ``frame``."""
     if not half_life_days > 0:
         raise ValueError(f"half_life_days must be positive, got {half_life_days}")
     time = frame[schema.TIMESTAMP].to_numpy(float)

@@ -47,20 +47,19 @@ class EncoderSettings:
     """How much of the encoder the joint model trains, per profile.
 
     n_trainable: top transformer layers trained (None: all); max_length: tokens per review;
-    learning_rate: Adam's rate for the whole model (towers, heads and encoder layers);
-    epochs: training epochs; max_reviews: train reviews kept (a seeded sample; None: all).
+    learning_rate: Adam's rate for the encoder's layers (the towers and heads use the joint
+    settings' rate); epochs: training epochs.
     """
 
     n_trainable: int | None = 1
     max_length: int = 64
-    learning_rate: float = 0.003
-    epochs: int = 3
-    max_reviews: int | None = None
+    learning_rate: float = 3e-4
+    epochs: int = 2
 
 
 ENCODER_SETTINGS = {
-    "quick": EncoderSettings(n_trainable=1, max_length=64, learning_rate=0.003, epochs=3),
-    "full": EncoderSettings(n_trainable=None, max_length=128, learning_rate=3e-4, epochs=10),
+    "quick": EncoderSettings(n_trainable=1, max_length=64, learning_rate=3e-4, epochs=2),
+    "full": EncoderSettings(n_trainable=None, max_length=128, learning_rate=5e-5, epochs=10),
 }
 
 
@@ -89,19 +88,21 @@ def review_states(model, tokenizer, texts, n_trainable: int | None, max_length: 
                   batch_size: int = 64):
     """The frozen part's output for each text: ``(states, mask)``.
 
-    ``states``: float16 [len(texts), max_length, hidden], the hidden states that enter the top
+    ``states``: float16 [len(texts), tokens, hidden], the hidden states that enter the top
     ``n_trainable`` transformer layers (None: all layers, so the embedding layer's output);
-    ``mask``: int8 [len(texts), max_length]. Texts are truncated at ``max_length`` tokens.
+    ``mask``: int8 [len(texts), tokens]. Texts are truncated at ``max_length`` tokens and
+    padded to the longest of them (``tokens <= max_length``).
     """
     transformer = main_layer(model)
     start = _trainable_from(transformer.encoder.layer, n_trainable)
     texts = ["" if not isinstance(t, str) else t for t in texts]
-    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding="max_length",
+    # Padded to the longest text (at most max_length tokens): short reviews cost less.
+    encoded = tokenizer(texts, truncation=True, max_length=max_length, padding="longest",
                         return_tensors="np")
     ids = encoded["input_ids"].astype(np.int32)
     mask = encoded["attention_mask"].astype(np.int32)
     hidden = int(transformer.config.hidden_size)
-    states = np.zeros((len(texts), max_length, hidden), np.float16)
+    states = np.zeros((len(texts), ids.shape[1], hidden), np.float16)
 
     @tf.function(reduce_retracing=True)
     def frozen(input_ids, attention_mask):
