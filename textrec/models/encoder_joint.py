@@ -53,13 +53,13 @@ class EncoderSettings:
 
     n_trainable: int | None = 1
     max_length: int = 64
-    learning_rate: float = 3e-4
+    learning_rate: float = 2e-5
     epochs: int = 2
 
 
 ENCODER_SETTINGS = {
-    "quick": EncoderSettings(n_trainable=1, max_length=64, learning_rate=3e-4, epochs=2),
-    "full": EncoderSettings(n_trainable=None, max_length=128, learning_rate=5e-5, epochs=10),
+    "quick": EncoderSettings(n_trainable=1, max_length=64, learning_rate=2e-5, epochs=2),
+    "full": EncoderSettings(n_trainable=None, max_length=128, learning_rate=1e-5, epochs=10),
 }
 
 
@@ -184,7 +184,7 @@ class EncoderJointModel(JointModel):
     """
 
     def __init__(self, query_model, candidate_model, review_encoder, user_sums,
-                 encoder_learning_rate: float = 3e-4, **joint_options):
+                 encoder_learning_rate: float = 2e-5, **joint_options):
         super().__init__(query_model, candidate_model, **joint_options)
         self.review_encoder = review_encoder
         self.user_sums = TextVectorTable(user_sums, name="user_review_sums")
