@@ -196,3 +196,16 @@ def test_the_fingerprint_follows_the_reviews():
     assert text.finetune.data_fingerprint(first) == text.finetune.data_fingerprint(first.copy())
     changed = first.assign(**{schema.RATING: [5.0, 2.0]})
     assert text.finetune.data_fingerprint(changed) != text.finetune.data_fingerprint(first)
+
+
+def test_early_stopping_watches_the_validation_macro_f1(resolved, train_frame):
+    run = text.finetune_sentiment(train_frame, train_frame, resolved, max_examples=24, epochs=2,
+                                  max_length=32, batch_size=8, learning_rate=2e-4,
+                                  progress=False)
+    scores = run.history["val_macro_f1"]
+    assert run.settings["monitor"] == "val_macro_f1"
+    assert 1 <= len(scores) <= 2 and all(0 <= f1 <= 1 for f1 in scores)
+    # The restored weights are the best round's: scoring the validation reviews again gives
+    # that round's macro-F1.
+    assert text.evaluate_sentiment(run, train_frame)["macro_f1"] == pytest.approx(
+        max(scores), abs=1e-6)
