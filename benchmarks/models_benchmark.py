@@ -96,43 +96,27 @@ def ranking(world, scores, few):
 # --- models -------------------------------------------------------------------------------------
 
 def two_tower_builder(world, config):
+    """Lesson 04's recipe (``models.two_tower_recipe``) with this run's settings."""
     from textrec import models
 
-    probabilities = models.candidate_sampling_probabilities(world.history)
-    normalize = config["temperature"] is not None
-
-    def build():
-        query = models.QueryTower(world.user_ids, config["dim"], world.user_text,
-                                  hidden_units=config["hidden"], use_text=config["text"],
-                                  use_ids=config.get("query_ids", True), normalize=normalize)
-        candidate = models.CandidateTower(world.item_ids, config["dim"], world.item_text,
-                                          hidden_units=config["hidden"], use_text=config["text"],
-                                          normalize=normalize)
-        return models.TwoTowerModel(query, candidate, temperature=config["temperature"],
-                                    remove_accidental_hits=True,
-                                    candidate_probabilities=probabilities)
-    return build
+    return models.two_tower_recipe(
+        world.user_text, world.item_text, world.history, user_ids=world.user_ids,
+        item_ids=world.item_ids, embedding_dim=config["dim"],
+        hidden_units=tuple(config["hidden"]), use_text=config["text"],
+        use_query_ids=config.get("query_ids", True),
+        normalize=config["temperature"] is not None, temperature=config["temperature"]).build
 
 
 def joint_builder(world, config):
+    """Lesson 05's recipe (``models.joint_model_recipe``) with this run's settings."""
     from textrec import models
-    from textrec.data import schema
 
-    probabilities = models.candidate_sampling_probabilities(world.history)
-    mean_rating = float(world.history[schema.RATING].mean())
-
-    def build():
-        query = models.QueryTower(world.user_ids, config["dim"], world.user_text,
-                                  hidden_units=(64,), text_projection_units=64,
-                                  use_ids=config.get("query_ids", True))
-        candidate = models.CandidateTower(world.item_ids, config["dim"], world.item_text,
-                                          hidden_units=(64,))
-        text_weight, retrieval_weight, rating_weight = config["weights"]
-        return models.JointModel(query, candidate, text_weight=text_weight,
-                                 retrieval_weight=retrieval_weight, rating_weight=rating_weight,
-                                 mean_rating=mean_rating, remove_accidental_hits=True,
-                                 candidate_probabilities=probabilities)
-    return build
+    w_U, w_A, w_R = config["weights"]
+    return models.joint_model_recipe(
+        world.user_text, world.item_text, world.history, world.vectors,
+        user_ids=world.user_ids, item_ids=world.item_ids, embedding_dim=config["dim"],
+        use_query_ids=config.get("query_ids", True),
+        w_U=w_U, w_A=w_A, w_R=w_R).build
 
 
 def mf_builder(world, config):
@@ -149,8 +133,9 @@ def dataset_for(kind, world, config, seed):
     from textrec.data import tfdata
 
     if kind == "joint":
-        return models.review_dataset(world.history, world.vectors, batch_size=config["batch"],
-                                     seed=seed)
+        return models.joint_model_recipe(world.user_text, world.item_text, world.history,
+                                         world.vectors).train_dataset(batch_size=config["batch"],
+                                                                      seed=seed)
     return tfdata.interactions_dataset(world.history, batch_size=config["batch"], shuffle=True,
                                        seed=seed)
 

@@ -158,8 +158,10 @@ def test_majority_baseline_by_hand():
 def test_save_and_load_give_the_same_probabilities(result):
     probe = ["Great strings!", "Broke after a day.", "It is a guitar stand.", ""]
     folder = text.save_finetuned(result, metrics={"accuracy": np.float64(0.5)})
-    assert folder.name == "finetuned-sentiment" and (folder / "tf_model.h5").is_file()
-    loaded = text.load_finetuned()
+    # Kept under the fingerprint of the reviews it was tuned on.
+    assert folder.parent.name == "finetuned-sentiment" and (folder / "tf_model.h5").is_file()
+    assert folder.name == result.data_fingerprint and len(result.data_fingerprint) == 16
+    loaded = text.load_finetuned(data=result.data_fingerprint)
     assert loaded.metadata["labels"] == ["negative", "positive"]
     assert loaded.metadata["metrics"] == {"accuracy": 0.5}
     np.testing.assert_allclose(loaded.predict_proba(probe), result.predict_proba(probe), atol=1e-5)
@@ -174,6 +176,8 @@ def test_loading_from_a_missing_folder_says_what_to_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="02_bert_finetuning"):
         text.load_finetuned(tmp_path / "nothing_here")
     with pytest.raises(FileNotFoundError, match="finetune_sentiment"):
+        text.load_finetuned(data="0" * 16)
+    with pytest.raises(ValueError, match="which fine-tuned model"):
         text.load_finetuned()
 
 
@@ -185,3 +189,33 @@ def test_epoch_log_counts_epochs_not_evaluation_rounds(capsys):
     log.on_epoch_end(1, {"loss": 0.25, "val_loss": 0.375})
     assert capsys.readouterr().out.splitlines() == [
         "epoch 0.5/1: loss 0.5000", "epoch 1/1: loss 0.2500, val_loss 0.3750"]
+
+
+def test_a_model_tuned_on_other_data_is_not_picked_up(result):
+    folder = text.save_finetuned(result)
+    other = reviews([("a", 5), ("b", 1)])  # other reviews: another fingerprint
+    assert text.finetune.data_fingerprint(other) != result.data_fingerprint
+    with pytest.raises(FileNotFoundError, match="other data"):
+        text.load_finetuned(folder, data=other)
+    with pytest.raises(FileNotFoundError):
+        text.load_finetuned(data=other)
+
+
+def test_the_fingerprint_follows_the_reviews():
+    first = reviews([("a", 5), ("b", 1)])
+    assert text.finetune.data_fingerprint(first) == text.finetune.data_fingerprint(first.copy())
+    changed = first.assign(**{schema.RATING: [5.0, 2.0]})
+    assert text.finetune.data_fingerprint(changed) != text.finetune.data_fingerprint(first)
+
+
+def test_early_stopping_watches_the_validation_macro_f1(resolved, train_frame):
+    run = text.finetune_sentiment(train_frame, train_frame, resolved, max_examples=24, epochs=2,
+                                  max_length=32, batch_size=8, learning_rate=2e-4,
+                                  progress=False)
+    scores = run.history["val_macro_f1"]
+    assert run.settings["monitor"] == "val_macro_f1"
+    assert 1 <= len(scores) <= 2 and all(0 <= f1 <= 1 for f1 in scores)
+    # The restored weights are the best round's: scoring the validation reviews again gives
+    # that round's macro-F1.
+    assert text.evaluate_sentiment(run, train_frame)["macro_f1"] == pytest.approx(
+        max(scores), abs=1e-6)

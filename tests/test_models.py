@@ -44,6 +44,7 @@ def _batch():
         schema.USER: tf.constant(USERS),
         schema.ITEM: tf.constant(ITEMS[:6]),
         schema.RATING: tf.constant(ratings),
+        schema.SENTIMENT: tf.constant([1, 1, -1, 0, 0, 1]),  # add_sentiment's codes
         models.REVIEW_VECTOR: tf.constant(
             np.random.default_rng(3).normal(size=(6, TEXT_DIM)).astype("float32")),
     }
@@ -353,6 +354,7 @@ MIRRORED = textwrap.dedent("""
     n = 96
     features = {schema.USER: rng.choice(users, n), schema.ITEM: rng.choice(items, n),
                 schema.RATING: rng.integers(1, 6, n).astype("float32"),
+                schema.SENTIMENT: rng.integers(-1, 2, n),
                 models.REVIEW_VECTOR: rng.normal(size=(n, 4)).astype("float32")}
     dataset = tf.data.Dataset.from_tensor_slices(features).shuffle(n, seed=0).batch(16)
     text = {u: rng.normal(size=4) for u in users}

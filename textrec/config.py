@@ -81,7 +81,7 @@ PROFILES = {
         embedding_batch_size=64,
         epochs=3,
         finetune_examples=384,
-        finetune_epochs=1,
+        finetune_epochs=2,
         encoder=None,
     ),
     "full": Profile(

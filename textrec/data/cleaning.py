@@ -73,6 +73,16 @@ def add_sentiment(reviews: pd.DataFrame) -> pd.DataFrame:
     return reviews.assign(**{schema.SENTIMENT: sentiment})
 
 
+def sentiment_examples(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` usable as sentiment examples: not neutral (3 stars), text not
+    empty; ``schema.SENTIMENT`` added (by :func:`add_sentiment`) when missing."""
+    if schema.SENTIMENT not in frame:
+        frame = add_sentiment(frame)
+    text = frame[schema.TEXT].fillna("").astype(str)
+    keep = (frame[schema.SENTIMENT] >= 0) & (text.str.strip() != "")
+    return frame.loc[keep].assign(**{schema.TEXT: text[keep]})
+
+
 @dataclasses.dataclass
 class CleaningReport:
     """Rows removed by :func:`clean_reviews` (one row each, with reason) and summary counts."""

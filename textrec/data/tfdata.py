@@ -42,11 +42,14 @@ def features_dataset(
     shuffle: bool = False,
     seed: int = config.SEED,
     repeat: bool = False,
+    extra: dict | None = None,
 ):
     """A dataset of ``{column: tensor}`` batches from ``frame``.
 
     ``batch_size`` defaults to the active profile's. Shuffling uses a buffer over the whole
-    frame with a fixed seed, reshuffled each epoch, so runs are reproducible.
+    frame with a fixed seed, reshuffled each epoch, so runs are reproducible. ``extra``:
+    ``{feature name: array}`` with one row per row of ``frame`` (e.g. each review's text
+    vector [len(frame), dim]), shuffled and batched with it.
     """
     import tensorflow as tf
 
@@ -55,6 +58,12 @@ def features_dataset(
         raise ValueError("cannot build a dataset from an empty frame")
     batch_size = batch_size or config.get_profile().batch_size
     tensors = {column: _as_tensor_ready(frame[column]) for column in columns}
+    for name, values in (extra or {}).items():
+        values = np.asarray(values)
+        if len(values) != len(frame):
+            raise ValueError(f"extra feature {name!r} has {len(values)} rows; the frame has "
+                             f"{len(frame)}")
+        tensors[name] = values.astype(np.float32) if values.dtype == np.float64 else values
     dataset = tf.data.Dataset.from_tensor_slices(tensors)
     if shuffle:
         dataset = dataset.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True)

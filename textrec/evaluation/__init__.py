@@ -75,6 +75,7 @@ __all__ = [
     "SLICES",
     "EvaluationResults",
     "Evaluator",
+    "evaluate_scores",
     "ImplicitALS",
     "ImplicitBPR",
     "InteractionData",

@@ -32,6 +32,7 @@ from textrec.export.module import RecommenderModule
 from textrec.export.tokenizer import (GraphTokenizer, compare_with_hf, lower_cases,
                                       wordpiece_vocabulary)
 from textrec.models.index import candidate_embeddings
+from textrec.data.review_vectors import ReviewVectors
 from textrec.models.text_table import as_id_matrix, stack_vectors
 
 DEFAULT_NAME = "textrec"
@@ -134,20 +135,20 @@ def next_version(root: Path) -> int:
     return max(versions, default=0) + 1
 
 
-def user_review_sums(train: pd.DataFrame, review_vectors, user_ids) -> np.ndarray:
+def user_review_sums(train, review_vectors, user_ids) -> np.ndarray:
     """Sum of each user's train review vectors: float32 [len(user_ids), dim] (zeros when none).
 
     Normalised, a row is the user's mean interest vector (``interests.interest_vectors``);
-    ``recommend_text`` adds new texts' vectors to it before normalising.
+    ``recommend_text`` adds new texts' vectors to it before normalising. ``train`` and
+    ``review_vectors`` may come as one :class:`textrec.data.review_vectors.ReviewVectors`
+    (``review_vectors`` None).
     """
-    review_vectors = np.asarray(review_vectors, np.float32)
-    if review_vectors.ndim != 2 or len(review_vectors) != len(train):
-        raise ValueError(f"review_vectors has shape {review_vectors.shape}; expected one row per "
-                         f"train review ({len(train)})")
+    reviews = ReviewVectors.of(train, review_vectors)
     position = {str(user): row for row, user in enumerate(user_ids)}
-    rows = np.array([position.get(str(user), -1) for user in train[schema.USER]], np.int64)
-    sums = np.zeros((len(user_ids), review_vectors.shape[1]), np.float32)
-    np.add.at(sums, rows[rows >= 0], review_vectors[rows >= 0])
+    rows = np.array([position.get(str(user), -1) for user in reviews.column(schema.USER)],
+                    np.int64)
+    sums = np.zeros((len(user_ids), reviews.dim), np.float32)
+    np.add.at(sums, rows[rows >= 0], reviews.vectors[rows >= 0])
     return sums
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from textrec.data import schema
-from textrec.data.cleaning import add_sentiment
+from textrec.data.cleaning import sentiment_examples
 
 FINETUNED = "fine-tuned encoder (lesson 02)"
 FROZEN = "logistic regression on frozen encoder vectors"
@@ -91,11 +91,10 @@ class SentimentScorer:
 
 
 def sentiment_training_data(train: pd.DataFrame) -> tuple[list[str], np.ndarray]:
-    """Texts and binary labels of the non-neutral, non-empty TRAIN reviews."""
-    labelled = add_sentiment(train)
-    keep = (labelled[schema.SENTIMENT] >= 0) & (labelled[schema.TEXT].str.strip() != "")
-    return (labelled.loc[keep, schema.TEXT].tolist(),
-            labelled.loc[keep, schema.SENTIMENT].to_numpy(int))
+    """Texts and binary labels of the non-neutral, non-empty TRAIN reviews (the examples of
+    lesson 02, :func:`textrec.data.cleaning.sentiment_examples`)."""
+    labelled = sentiment_examples(train)
+    return labelled[schema.TEXT].tolist(), labelled[schema.SENTIMENT].to_numpy(int)
 
 
 def fit_frozen_sentiment(train: pd.DataFrame, embedder,
@@ -110,13 +109,14 @@ def fit_frozen_sentiment(train: pd.DataFrame, embedder,
 
 def load_sentiment_scorer(train: pd.DataFrame, embedder, prefer_finetuned: bool = True,
                           folder=None) -> SentimentScorer:
-    """The fine-tuned model of lesson 02 when it is saved (and ``prefer_finetuned``), else a
-    frozen-encoder logistic regression trained on ``train``. Prints which one it uses."""
+    """The fine-tuned model of lesson 02 when one tuned on these same ``train`` reviews is saved
+    (and ``prefer_finetuned``), else a frozen-encoder logistic regression trained on
+    ``train``. Prints which one it uses."""
     if prefer_finetuned:
         try:
             from textrec.text import load_finetuned
 
-            scorer = SentimentScorer(load_finetuned(folder), FINETUNED)
+            scorer = SentimentScorer(load_finetuned(folder, data=train), FINETUNED)
         except FileNotFoundError as error:
             print(f"no fine-tuned sentiment model ({type(error).__name__}: {error}); "
                   "training the frozen-encoder fallback")

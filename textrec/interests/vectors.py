@@ -32,6 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from textrec.data import schema
+from textrec.data.review_vectors import ReviewVectors
 
 METHODS = ("mean", "recency", "sentiment", "recency+sentiment")
 DAY = 86_400
@@ -164,14 +165,16 @@ def weighted_mean_vectors(keys, vectors: np.ndarray, weights: np.ndarray, ids=No
     return TextVectors(ids, unit, empty, kind)
 
 
-def interest_vectors(train: pd.DataFrame, review_vectors: np.ndarray, method: str = "mean",
+def interest_vectors(train, review_vectors: np.ndarray | None = None, method: str = "mean",
                      half_life_days: float = 180.0, positive_probability=None,
                      negative_weight: float = 0.0, user_ids=None) -> TextVectors:
     """Users' interest vectors from their TRAIN reviews.
 
     Args:
-      train: the train reviews (one row per review, schema columns).
-      review_vectors: float array [len(train), dim], the vector of each row (zeros: no text).
+      train: the train reviews (one row per review, schema columns), or a
+        :class:`~textrec.data.review_vectors.ReviewVectors` holding them with their vectors.
+      review_vectors: float array [len(train), dim], the vector of each row (zeros: no text);
+        None when ``train`` is a ``ReviewVectors``.
       method, half_life_days, positive_probability, negative_weight: see :func:`review_weights`.
       user_ids: the users to return, in order (default: the sorted users of ``train``); users
         without train reviews get flagged zero vectors.
@@ -179,12 +182,14 @@ def interest_vectors(train: pd.DataFrame, review_vectors: np.ndarray, method: st
     Returns:
       :class:`TextVectors` of kind "user": ids, unit vectors [n users, dim], empty flags.
     """
-    weights = review_weights(train, method, half_life_days, positive_probability, negative_weight)
-    return weighted_mean_vectors(train[schema.USER].to_numpy(), review_vectors, weights,
+    reviews = ReviewVectors.of(train, review_vectors)
+    weights = review_weights(reviews.frame, method, half_life_days, positive_probability,
+                             negative_weight)
+    return weighted_mean_vectors(reviews.column(schema.USER), reviews.vectors, weights,
                                  ids=user_ids, kind="user")
 
 
-def item_text_vectors(items: pd.DataFrame, train: pd.DataFrame, review_vectors: np.ndarray,
+def item_text_vectors(items: pd.DataFrame, train, review_vectors: np.ndarray | None = None,
                       description_vectors: np.ndarray | None = None,
                       description_weight: float = 1.0, review_weight: float = 1.0,
                       item_ids=None) -> TextVectors:
@@ -193,7 +198,8 @@ def item_text_vectors(items: pd.DataFrame, train: pd.DataFrame, review_vectors: 
 
     Args:
       items: the item frame (``schema.ITEM``; ``schema.DESCRIPTION`` may be empty).
-      train: the train reviews; review_vectors: [len(train), dim].
+      train: the train reviews; review_vectors: [len(train), dim] (or ``train`` a
+        :class:`~textrec.data.review_vectors.ReviewVectors` and ``review_vectors`` None).
       description_vectors: [len(items), dim] aligned with ``items`` (zeros: no description),
         or None to use reviews only.
       description_weight, review_weight: ``wd`` and ``wr`` (>= 0). When one part is missing
@@ -204,12 +210,13 @@ def item_text_vectors(items: pd.DataFrame, train: pd.DataFrame, review_vectors: 
     """
     if description_weight < 0 or review_weight < 0:
         raise ValueError("description_weight and review_weight must be >= 0")
+    reviews = ReviewVectors.of(train, review_vectors)
     if item_ids is None:
         known = list(items[schema.ITEM])
-        extra = sorted(set(train[schema.ITEM]) - set(known))
+        extra = sorted(set(reviews.column(schema.ITEM)) - set(known))
         item_ids = np.array(known + extra, dtype=object)
-    from_reviews = weighted_mean_vectors(train[schema.ITEM].to_numpy(), review_vectors,
-                                         np.ones(len(train)), ids=item_ids, kind="item")
+    from_reviews = weighted_mean_vectors(reviews.column(schema.ITEM), reviews.vectors,
+                                         np.ones(len(reviews)), ids=item_ids, kind="item")
     combined = review_weight * from_reviews.vectors
     if description_vectors is not None:
         if len(description_vectors) != len(items):

@@ -1,9 +1,19 @@
 """Models: towers, two-tower retrieval, collaborative filtering and the joint-loss model.
 
 Text enters every model as precomputed vectors keyed by id (a user's interest vector, an
-item's text vector); see :mod:`textrec.models.text_table` for the accepted forms.
+item's text vector); see :mod:`textrec.models.text_table` for the accepted forms. Each course
+model is built by one recipe with the lessons' settings (:mod:`textrec.models.recipes`).
 """
 
+from textrec.data.review_vectors import ReviewVectors
+from textrec.models import encoder_joint, recipes
+from textrec.models.encoder_joint import (
+    ENCODER_SETTINGS,
+    EncoderJointModel,
+    EncoderSettings,
+    ReviewEncoder,
+    encoder_joint_recipe,
+)
 from textrec.models.factorization import ImplicitMatrixFactorization, MatrixFactorization
 from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
@@ -14,6 +24,15 @@ from textrec.models.neighbours import (
     neighbour_weights,
     text_neighbour_scores,
     user_item_matrix,
+)
+from textrec.models.recipes import (
+    JOINT_SETTINGS,
+    TWO_TOWER_SETTINGS,
+    JointSettings,
+    Recipe,
+    TwoTowerSettings,
+    joint_model_recipe,
+    two_tower_recipe,
 )
 from textrec.models.retrieval import (
     TwoTowerModel,
@@ -26,6 +45,21 @@ from textrec.models.training import EpochTimer, fit_model, make_optimizer
 
 __all__ = [
     "CANDIDATE_VECTOR",
+    "ENCODER_SETTINGS",
+    "EncoderJointModel",
+    "EncoderSettings",
+    "ReviewEncoder",
+    "encoder_joint",
+    "encoder_joint_recipe",
+    "JOINT_SETTINGS",
+    "TWO_TOWER_SETTINGS",
+    "JointSettings",
+    "Recipe",
+    "ReviewVectors",
+    "TwoTowerSettings",
+    "joint_model_recipe",
+    "recipes",
+    "two_tower_recipe",
     "QUERY_VECTOR",
     "REVIEW_VECTOR",
     "CandidateTower",

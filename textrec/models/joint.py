@@ -4,9 +4,10 @@
 
 * ``L_U``, the text term: a trainable sentiment head reads each training review's own text
   vector and predicts whether it is positive (4-5 stars) or negative (1-2 stars); binary
-  cross-entropy, with neutral 3-star reviews given weight 0. When the query tower has a
-  ``text_projection`` layer the head reads through it, so this term shapes how the user's
-  interest vector is read as well.
+  cross-entropy, with neutral 3-star reviews given weight 0 (the labels of
+  ``textrec.data.cleaning.add_sentiment``, the course's one stars-to-sentiment rule). When the
+  query tower has a ``text_projection`` layer the head reads through it, so this term shapes
+  how the user's interest vector is read as well.
 * ``L_A``, the retrieval term: the two-tower in-batch softmax (see ``retrieval``).
 * ``L_R``, the rating term: squared error of a rating predicted from the user's and the item's
   tower outputs alone.
@@ -23,49 +24,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
-import pandas as pd
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
 
 from textrec import config
-from textrec.data import schema
+from textrec.data import schema, tfdata
+from textrec.data.cleaning import add_sentiment
 from textrec.models.losses import average_loss, local_mean
 from textrec.models.retrieval import TwoTowerModel
+from textrec.data.review_vectors import ReviewVectors
 
 REVIEW_VECTOR = "review_vector"
 
 
-def review_dataset(frame: pd.DataFrame, review_vectors: np.ndarray, batch_size: int | None = None,
-                   shuffle: bool = True, seed: int = config.SEED):
-    """Training batches for :class:`JointModel`: user, item, rating and each review's own text
-    vector (``REVIEW_VECTOR``, float [batch size, text dim]; ``review_vectors`` has one row per
-    row of ``frame``, in order)."""
-    review_vectors = np.asarray(review_vectors, np.float32)
-    if review_vectors.ndim != 2 or len(review_vectors) != len(frame):
-        raise ValueError(f"review_vectors has shape {review_vectors.shape}; expected one row per "
-                         f"review ({len(frame)} rows)")
-    if len(frame) == 0:
-        raise ValueError("cannot build a dataset from an empty frame")
-    dataset = tf.data.Dataset.from_tensor_slices({
-        schema.USER: frame[schema.USER].astype(str).to_numpy(dtype=object),
-        schema.ITEM: frame[schema.ITEM].astype(str).to_numpy(dtype=object),
-        schema.RATING: frame[schema.RATING].to_numpy(dtype="float32"),
-        REVIEW_VECTOR: review_vectors,
-    })
-    if shuffle:
-        dataset = dataset.shuffle(len(frame), seed=seed, reshuffle_each_iteration=True)
-    batch_size = batch_size or config.get_profile().batch_size
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def review_dataset(reviews, review_vectors=None, batch_size: int | None = None,
+                   shuffle: bool = True, seed: int = config.SEED, extra: dict | None = None):
+    """Training batches for :class:`JointModel`: user, item, rating, the review's sentiment
+    code (``schema.SENTIMENT``: 1 positive, 0 negative, -1 neutral, from
+    :func:`textrec.data.cleaning.add_sentiment`) and its own text vector (``REVIEW_VECTOR``,
+    float [batch size, text dim]).
+
+    ``reviews``: a :class:`~textrec.data.review_vectors.ReviewVectors`, or a reviews frame with
+    ``review_vectors`` [len(frame), dim], one row per review. ``extra``: more per-review
+    features ``{name: array with one row per review}`` (e.g. the encoder's token states).
+    """
+    reviews = ReviewVectors.of(reviews, review_vectors)
+    frame = add_sentiment(reviews.frame)
+    return tfdata.features_dataset(
+        frame, (schema.USER, schema.ITEM, schema.RATING, schema.SENTIMENT),
+        batch_size=batch_size, shuffle=shuffle, seed=seed,
+        extra={REVIEW_VECTOR: reviews.vectors, **(extra or {})})
 
 
-def sentiment_labels(ratings):
-    """Labels and weights for the text term from ratings (float [batch size]): label 1 for 4-5
-    stars, 0 for 1-2 stars; weight 0 for neutral reviews (between 2 and 4 stars), else 1."""
-    ratings = tf.cast(tf.reshape(ratings, [-1]), tf.float32)
-    labels = tf.cast(ratings >= 4.0, tf.float32)
-    weights = tf.cast((ratings >= 4.0) | (ratings <= 2.0), tf.float32)
-    return labels, weights
+def sentiment_labels(sentiment):
+    """Labels and weights for the text term from sentiment codes (int [batch size], as made by
+    :func:`textrec.data.cleaning.add_sentiment`): label 1 for positive (1), 0 otherwise;
+    weight 0 for neutral reviews (-1), else 1."""
+    sentiment = tf.cast(tf.reshape(sentiment, [-1]), tf.int32)
+    return tf.cast(sentiment == 1, tf.float32), tf.cast(sentiment >= 0, tf.float32)
 
 
 def _mlp(hidden_units: Sequence[int], output_bias: float, name: str):
@@ -80,7 +76,8 @@ class JointModel(TwoTowerModel):
     ``text_weight * L_U + retrieval_weight * L_A + rating_weight * L_R``.
 
     Features: ``schema.USER``, ``schema.ITEM`` string ids [batch size]; for training also
-    ``schema.RATING`` float [batch size] and ``REVIEW_VECTOR`` float [batch size, text dim].
+    ``schema.RATING`` float [batch size], ``schema.SENTIMENT`` int [batch size] and
+    ``REVIEW_VECTOR`` float [batch size, text dim] (see :func:`review_dataset`).
 
     Args:
       query_model, candidate_model: the towers (outputs [batch size, embedding dim]).
@@ -151,7 +148,11 @@ class JointModel(TwoTowerModel):
             terms["rating"] = self.rating_task(labels=ratings[:, None],
                                                predictions=predictions[:, None])
             if REVIEW_VECTOR in features:
-                labels, weights = sentiment_labels(ratings)
+                if schema.SENTIMENT not in features:
+                    raise ValueError(f"training batches with {REVIEW_VECTOR!r} need their "
+                                     f"sentiment codes {schema.SENTIMENT!r}: build them with "
+                                     "review_dataset")
+                labels, weights = sentiment_labels(features[schema.SENTIMENT])
                 logits = self.sentiment_logits(features[REVIEW_VECTOR])
                 terms["text"] = self.sentiment_task(labels=labels[:, None],
                                                     predictions=logits[:, None],

@@ -11,6 +11,9 @@ for text vectors:
 :func:`as_id_matrix` turns any of them into ``(ids, matrix)``; :func:`stack_vectors` lines the
 rows up with a given id order (NumPy only); :class:`TextVectorTable` is the Keras layer that
 looks them up inside a model, as a non-trainable table whose unknown ids get zero vectors.
+
+Per-review vectors (one per row of a reviews frame, not per id) travel with their reviews in
+:class:`textrec.data.review_vectors.ReviewVectors`, which checks the row alignment once.
 """
 
 from __future__ import annotations
@@ -80,3 +83,17 @@ class TextVectorTable(tf.keras.layers.Layer):
 
     def call(self, ids):
         return self.table(self.lookup(tf.reshape(ids, [-1])))
+
+    def assign(self, vectors) -> None:
+        """Replace the table's vectors with new ones for the same ids (e.g. after the encoder
+        that made them was trained); any accepted form, ids in any order."""
+        known = self.lookup.get_vocabulary()[1:]            # index 0 is the OOV row
+        ids, matrix = as_id_matrix(vectors)
+        if sorted(ids) != sorted(known) or matrix.shape[1] != self.dim:
+            raise ValueError(f"new text vectors must cover the same {len(known)} ids with "
+                             f"{self.dim} dims; got {len(ids)} ids x {matrix.shape[1]}")
+        position = {key: row for row, key in enumerate(ids)}
+        ordered = matrix[[position[key] for key in known]]
+        self.table.embeddings.assign(np.concatenate([np.zeros((1, self.dim), np.float32),
+                                                     ordered]))
+

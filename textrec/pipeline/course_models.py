@@ -4,8 +4,8 @@ so they can be evaluated beside the baselines.
 * :func:`text_only_model`: lesson 03's text-only recommender (interest vectors . item text
   vectors) fitted on the TRAIN reviews, or on train + validation for the refit;
 * :func:`text_only_scores`: its scores, users without usable text falling back to popularity;
-* :func:`two_tower_scores`: lesson 04's text-aware two-tower (id embeddings and text vectors
-  in both towers, in-batch softmax with the log-Q correction), trained briefly.
+* :func:`two_tower_scores`: lesson 04's text-aware two-tower (``models.two_tower_recipe``: id
+  embeddings and text vectors in both towers, in-batch softmax with the log-Q correction).
 
 They import TensorFlow (through the encoder and the towers); the rest of
 ``textrec.evaluation`` does not.
@@ -52,33 +52,25 @@ def text_only_scores(model, data: InteractionData, fit: str = "train") -> np.nda
 
 
 def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
-                     embedding_dim: int = 32, hidden_units=(64,), epochs: int | None = None,
-                     batch_size: int | None = None, learning_rate: float = 0.01,
-                     temperature: float | None = None, seed: int = config.SEED) -> np.ndarray:
-    """Train a text-aware two-tower on the interactions of ``fit`` and score every user
+                     epochs: int | None = None, batch_size: int | None = None,
+                     seed: int = config.SEED, **changes) -> np.ndarray:
+    """Train lesson 04's text-aware two-tower (``models.two_tower_recipe`` with the profile's
+    ``models.TWO_TOWER_SETTINGS``) on the interactions of ``fit`` and score every user
     against every item: float32 [n users, n items].
 
     ``user_vectors`` / ``item_vectors``: text vectors by id (e.g. the text-only model's
     ``users`` and ``items``, any form of :mod:`textrec.models.text_table`). ``epochs`` and
-    ``batch_size`` default to the active profile's.
+    ``batch_size`` default to the active profile's (a third of lesson 04's epochs: the
+    evaluation lesson trains it several times); ``changes`` replace single settings (e.g.
+    ``temperature=0.1``).
     """
     from textrec import models
-    from textrec.data import tfdata
 
     frame = fit_frame(data, fit)
     users = [str(u) for u in data.user_ids]
     items = [str(i) for i in data.item_ids]
-    dataset = tfdata.interactions_dataset(frame, batch_size=batch_size, shuffle=True, seed=seed)
-    probabilities = models.candidate_sampling_probabilities(frame)
-
-    def build():
-        return models.TwoTowerModel(
-            models.QueryTower(users, embedding_dim, user_vectors, hidden_units=hidden_units),
-            models.CandidateTower(items, embedding_dim, item_vectors, hidden_units=hidden_units),
-            temperature=temperature, remove_accidental_hits=True,
-            candidate_probabilities=probabilities)
-
-    history = models.fit_model(build, dataset, epochs=epochs, learning_rate=learning_rate,
-                               seed=seed)
-    model = history.model
+    recipe = models.two_tower_recipe(user_vectors, item_vectors, frame, user_ids=users,
+                                     item_ids=items, **changes)
+    epochs = epochs or config.get_profile().epochs
+    model = recipe.fit(epochs=epochs, batch_size=batch_size, seed=seed).model
     return models.score_matrix(model.query_model, model.candidate_model, users, items)

@@ -1,5 +1,6 @@
-"""Stage ``joint``: train notebook 05's joint model ``joint(1.0, 1.0, 1.0)`` (text, retrieval
-and rating terms weighted equally) on the train reviews, and score it on validation."""
+"""Stage ``joint``: train notebook 05's joint model (``models.joint_model_recipe`` with the
+profile's ``models.JOINT_SETTINGS``: text, retrieval and rating terms weighted equally) on the
+train reviews, and score it on validation."""
 
 from __future__ import annotations
 
@@ -9,24 +10,14 @@ from textrec.data import schema
 from textrec.pipeline.report import markdown_table, save_figure
 from textrec.pipeline.state import PipelineState
 
-EMBEDDING_DIM = 32          # notebook 05's settings
-LEARNING_RATE = 0.01
-EPOCHS_PER_PROFILE_EPOCH = 3
 LOSS_TERMS = ("text_loss", "retrieval_loss", "rating_loss")
 
 
-def build_joint_model(user_text, item_text, mean_rating: float, probabilities: dict):
-    """Notebook 05's ``joint(1.0, 1.0, 1.0)()``: towers over the text vectors' ids, all three
-    loss terms weighted 1, in-batch softmax with the log-Q correction."""
+def joint_settings(state: PipelineState):
+    """The settings notebook 05 reads: ``models.JOINT_SETTINGS[profile]`` (the same object)."""
     from textrec import models
 
-    query = models.QueryTower(user_text.ids, EMBEDDING_DIM, user_text, hidden_units=(64,),
-                              text_projection_units=64)
-    candidate = models.CandidateTower(item_text.ids, EMBEDDING_DIM, item_text,
-                                      hidden_units=(64,))
-    return models.JointModel(query, candidate, text_weight=1.0, retrieval_weight=1.0,
-                             rating_weight=1.0, mean_rating=mean_rating,
-                             remove_accidental_hits=True, candidate_probabilities=probabilities)
+    return models.JOINT_SETTINGS[state.settings.name]
 
 
 def joint_stage(state: PipelineState) -> str:
@@ -40,15 +31,14 @@ def joint_stage(state: PipelineState) -> str:
     user_text, item_text = state.need("user_text", "joint"), state.need("item_text", "joint")
     review_vectors = state.need("review_vectors", "joint")
     profile, seed = state.settings, state.seed
-    epochs = EPOCHS_PER_PROFILE_EPOCH * profile.epochs
+    settings = joint_settings(state)
+    epochs = settings.epochs(profile.name)
     mean_rating = float(split.train[schema.RATING].mean())
-    probabilities = models.candidate_sampling_probabilities(split.train)
-    history = models.fit_model(
-        lambda: build_joint_model(user_text, item_text, mean_rating, probabilities),
-        models.review_dataset(split.train, review_vectors, batch_size=profile.batch_size,
-                              seed=seed),
-        tfdata.interactions_dataset(split.validation, batch_size=profile.batch_size),
-        epochs=epochs, learning_rate=LEARNING_RATE, seed=seed)
+    recipe = models.joint_model_recipe(user_text, item_text, split.train, review_vectors,
+                                       settings=settings)
+    history = recipe.fit(tfdata.interactions_dataset(split.validation,
+                                                     batch_size=profile.batch_size),
+                         epochs=epochs, batch_size=profile.batch_size, seed=seed)
     model = history.model
     state.put("joint", joint_model=model, joint_history=history.history, user_ids=user_text.ids,
               item_ids=item_text.ids)
@@ -58,7 +48,7 @@ def joint_stage(state: PipelineState) -> str:
                           "validation rmse": table["joint model"]["RMSE"]})
     image = save_figure(_loss_figure(history.history), state, "joint_losses",
                         "the joint model's three loss terms per epoch")
-    return "\n".join(_section(history.history, epochs, profile.batch_size, table)
+    return "\n".join(_section(history.history, epochs, profile.batch_size, table, settings)
                      + ["", image])
 
 
@@ -88,16 +78,17 @@ def validation_scores(model, split, user_ids, item_ids, mean_rating: float) -> d
     }
 
 
-def _section(logs: dict, epochs: int, batch_size: int, table: dict) -> list[str]:
+def _section(logs: dict, epochs: int, batch_size: int, table: dict, settings) -> list[str]:
     last = ", ".join(f"{term} {logs[term][-1]:.3f}" for term in LOSS_TERMS)
     seconds = sum(logs.get("epoch_seconds", []))
     return [
         "## The joint model",
-        f"Notebook 05's `joint(1.0, 1.0, 1.0)`: query tower (user id embedding {EMBEDDING_DIM} + "
-        "interest vector through a 64-unit projection, hidden 64), candidate tower (item id + "
-        "item text vector, hidden 64), loss `L = L_U + L_A + L_R` (review sentiment, in-batch "
-        "softmax retrieval with the log-Q correction, rating MSE). Trained on the train "
-        f"reviews for {epochs} epochs, batches of {batch_size}, Adam {LEARNING_RATE:g}, "
+        f"Notebook 05's joint model (`models.joint_model_recipe`, {settings}): query tower (user "
+        "id embedding + interest vector through a projection), candidate tower (item id + "
+        f"item text vector), loss `L = {settings.w_U:g} L_U + {settings.w_A:g} L_A + "
+        f"{settings.w_R:g} L_R` (review sentiment, in-batch softmax retrieval with the log-Q "
+        "correction, rating MSE). Trained on the train "
+        f"reviews for {epochs} epochs, batches of {batch_size}, Adam {settings.learning_rate:g}, "
         f"{seconds:.0f} s. Last epoch (unweighted terms): {last}.",
         "",
         "Validation (full ranking, train items masked; RMSE of predicted ratings clipped to "
@@ -132,6 +123,6 @@ def _loss_figure(logs: dict):
         axis.plot(epochs, logs[term], "o-", label="train")
         if f"val_{term}" in logs and term != "text_loss":  # validation has no review vectors
             axis.plot(epochs, logs[f"val_{term}"], "o--", label="validation")
-        axis.set(title=term, xlabel="epoch")
+        axis.set(title=term, xlabel="epoch", ylabel=f"{term.replace('_', ' ')} (mean per review)")
         axis.legend(fontsize=8)
     return figure

@@ -17,13 +17,14 @@ The recipe (Devlin et al., 2019, section 5), in idiomatic TensorFlow:
   "positive" must not look good to the loss;
 * dynamic padding: texts are sorted by token length, cut into batches, each batch padded only to
   its own longest text; every epoch sees the same batches in a new order (``tf.data``);
-* early stopping on the validation loss, restoring the best weights; seeds fixed.
+* early stopping on the validation macro-F1 (the metric the lessons report; the class-weighted
+  validation loss is the alternative), restoring the best weights; seeds fixed.
 
 Example::
 
     result = finetune_sentiment(prepared.split.train, prepared.split.validation)
     result.history["val_loss"], result.predict_proba(["Great strings!"])
-    save_finetuned(result)  # later lessons: load_finetuned().predict_proba(texts), .embedder()
+    save_finetuned(result)  # later: load_finetuned(data=train).predict_proba(texts), .embedder()
 """
 
 from __future__ import annotations
@@ -62,6 +63,30 @@ WARMUP_FRACTION = 0.1
 WEIGHT_DECAY = 0.01
 
 
+class ValidationMacroF1(tf.keras.callbacks.Callback):
+    """After each evaluation round, the macro-F1 of the model's predictions on validation
+    batches, logged as ``val_macro_f1`` (so ``EarlyStopping(monitor="val_macro_f1",
+    mode="max")`` can stop on it and it lands in the history).
+
+    ``dataset``: batches from :func:`length_batches` (features, labels[, weights]);
+    ``labels``: the labels in the dataset's order (``labels[order]``), int [n].
+    """
+
+    def __init__(self, dataset, labels):
+        super().__init__()
+        self.dataset = dataset.map(lambda features, *rest: features)
+        self.labels = np.asarray(labels).astype(int)
+
+    def on_epoch_end(self, epoch, logs=None):
+        from sklearn.metrics import f1_score
+
+        logits = self.model.predict(self.dataset, verbose=0).logits
+        predicted = np.argmax(logits, axis=-1)
+        if logs is not None:
+            logs["val_macro_f1"] = float(f1_score(self.labels, predicted, labels=[0, 1],
+                                                  average="macro", zero_division=0))
+
+
 def load_classifier(encoder=None):
     """``(tokenizer, model, encoder name)``: the encoder with a new two-logit classifier head."""
     from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
@@ -84,7 +109,8 @@ class FineTuneResult:
     ``history`` holds per evaluation round (an epoch, or a part of one with
     ``evaluations_per_epoch``) ``loss``, ``accuracy`` and, with validation data,
     ``val_loss`` and ``val_accuracy``; losses are class-weighted cross-entropy.
-    ``label_counts`` counts the training labels before augmentation.
+    ``label_counts`` counts the training labels before augmentation; ``data_fingerprint``
+    identifies the train reviews it was tuned on (:func:`data_fingerprint`).
     """
 
     model: tf.keras.Model
@@ -98,6 +124,7 @@ class FineTuneResult:
     max_length: int
     settings: dict
     seconds: float
+    data_fingerprint: str = ""
 
     def predict_proba(self, texts, batch_size: int = PREDICT_BATCH_SIZE) -> np.ndarray:
         """Probability that each text is positive, shape [number of texts]."""
@@ -109,7 +136,7 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
                        epochs=None, max_length=None, batch_size=None,
                        learning_rate=DEFAULT_LEARNING_RATE, augment=None, balance_classes=True,
                        patience=1, evaluations_per_epoch=1, seed=config.SEED,
-                       progress=True) -> FineTuneResult:
+                       progress=True, monitor: str = "val_macro_f1") -> FineTuneResult:
     """Fine-tune the encoder (with a new classification head) on review text -> sentiment.
 
     Args:
@@ -127,8 +154,10 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
         :func:`augment_texts` arguments; copies are added to the sampled training texts.
       balance_classes: weight the loss by :func:`class_weights` of the training labels
         (False: every text weighs 1).
-      patience: evaluation rounds without a lower validation loss before stopping.
+      patience: evaluation rounds without improvement of ``monitor`` before stopping.
       evaluations_per_epoch: evaluate (and record history) this many times per epoch.
+      monitor: what early stopping watches: ``"val_macro_f1"`` (the metric the lessons
+        report; higher is better) or ``"val_loss"`` (the class-weighted loss).
     """
     start = time.perf_counter()
     profile = config.get_profile()
@@ -166,10 +195,14 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
     fit_options = {}
     if validation_frame is not None:
         validation = stratified_sample(sentiment_frame(validation_frame), max_examples, seed)
-        fit_options["validation_data"] = _validation_data(
-            tokenizer, validation, weights, max_length)
-        fit_options["callbacks"] = [tf.keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=patience, restore_best_weights=True)]
+        validation_data, order = _validation_data(tokenizer, validation, weights, max_length)
+        labels_in_order = validation[schema.SENTIMENT].to_numpy(np.int32)[order]
+        fit_options["validation_data"] = validation_data
+        fit_options["callbacks"] = [
+            ValidationMacroF1(validation_data, labels_in_order),
+            tf.keras.callbacks.EarlyStopping(
+                monitor=monitor, mode="max" if monitor == "val_macro_f1" else "min",
+                patience=patience, restore_best_weights=True)]
     if progress:  # one line per evaluation round, counted in epochs (Keras would count rounds)
         fit_options["callbacks"] = [*fit_options.get("callbacks", []),
                                     EpochLog(epochs, evaluations_per_epoch)]
@@ -178,14 +211,14 @@ def finetune_sentiment(train_frame, validation_frame=None, encoder=None, *, max_
     settings = {"max_examples": max_examples, "epochs": epochs, "batch_size": batch_size,
                 "learning_rate": learning_rate, "augment": augment, "seed": seed,
                 "balance_classes": balance_classes, "steps": rounds * steps_per_round,
-                "evaluations_per_epoch": evaluations_per_epoch,
+                "evaluations_per_epoch": evaluations_per_epoch, "monitor": monitor,
                 "mixed_precision": switches.mixed_precision, "xla": switches.xla}
     return FineTuneResult(
         model=model, tokenizer=tokenizer, encoder_name=encoder_name,
         history={key: [float(v) for v in values] for key, values in history.history.items()},
         label_counts=label_counts, class_weight=weights, n_train=len(texts),
         n_augmented=n_augmented, max_length=max_length, settings=settings,
-        seconds=time.perf_counter() - start,
+        seconds=time.perf_counter() - start, data_fingerprint=data_fingerprint(train_frame),
     )
 
 
@@ -205,12 +238,11 @@ class EpochLog(tf.keras.callbacks.Callback):
 
 def _validation_data(tokenizer, validation, weights, max_length):
     """Validation batches whose texts are weighted like the training loss, so the training and
-    validation losses can be compared."""
+    validation losses can be compared, and their order (``length_batches``)."""
     labels = validation[schema.SENTIMENT].to_numpy(np.int32)
     sample_weights = np.array([weights[label] for label in labels], np.float32)
-    dataset, _ = length_batches(tokenizer, validation[schema.TEXT], labels, max_length=max_length,
-                                batch_size=PREDICT_BATCH_SIZE, sample_weights=sample_weights)
-    return dataset
+    return length_batches(tokenizer, validation[schema.TEXT], labels, max_length=max_length,
+                          batch_size=PREDICT_BATCH_SIZE, sample_weights=sample_weights)
 
 
 def _adamw(learning_rate: float, total_steps: int):
@@ -233,25 +265,50 @@ def _adamw(learning_rate: float, total_steps: int):
 
 FOLDER_NAME = "finetuned-sentiment"
 METADATA_FILE = "textrec_finetune.json"
+FINGERPRINT_COLUMNS = (schema.USER, schema.ITEM, schema.RATING, schema.TEXT)
 
 
-def default_folder() -> Path:
-    """``config.model_cache_dir() / "finetuned-sentiment"``."""
-    return config.model_cache_dir() / FOLDER_NAME
+def data_fingerprint(reviews) -> str:
+    """A short hash of a reviews frame (its users, items, ratings and texts, those of them it
+    has, in order), naming the data a model was tuned on; a string is returned as it is."""
+    if isinstance(reviews, str):
+        return reviews
+    import hashlib
+
+    import pandas as pd
+
+    if schema.TEXT not in reviews:
+        raise ValueError(f"the reviews have no {schema.TEXT!r} column to fingerprint")
+    columns = [c for c in FINGERPRINT_COLUMNS if c in reviews]
+    rows = pd.util.hash_pandas_object(reviews[columns].astype(str), index=False)
+    return hashlib.sha256(rows.to_numpy().tobytes()).hexdigest()[:16]
+
+
+def default_folder(data=None) -> Path:
+    """Where the model fine-tuned on ``data`` (the train reviews, or their fingerprint) is
+    kept: ``config.model_cache_dir() / "finetuned-sentiment" / <fingerprint>``, so a lesson
+    run on other data never picks it up. ``data=None``: the parent folder."""
+    folder = config.model_cache_dir() / FOLDER_NAME
+    return folder if data is None else folder / data_fingerprint(data)
 
 
 def save_finetuned(result: FineTuneResult, folder=None, metrics: dict | None = None) -> Path:
     """Write the fine-tuned model (TF ``save_pretrained``), its tokenizer and a json note.
 
-    The note (``textrec_finetune.json``) records the encoder it started from, the labels,
-    ``max_length``, the training settings and history, and ``metrics`` when given.
+    The default folder is keyed by the train data's fingerprint (:func:`default_folder`). The
+    note (``textrec_finetune.json``) records the encoder it started from, the data's
+    fingerprint, the labels, ``max_length``, the training settings and history, and
+    ``metrics`` when given.
     """
-    folder = Path(folder) if folder else default_folder()
+    if folder is None and not result.data_fingerprint:
+        raise ValueError("this result has no data fingerprint: give a folder to save it in")
+    folder = Path(folder) if folder else default_folder(result.data_fingerprint)
     folder.mkdir(parents=True, exist_ok=True)
     result.model.save_pretrained(folder)
     result.tokenizer.save_pretrained(folder)
     note = {
-        "encoder": result.encoder_name, "labels": list(LABELS), "max_length": result.max_length,
+        "encoder": result.encoder_name, "data_fingerprint": result.data_fingerprint,
+        "labels": list(LABELS), "max_length": result.max_length,
         "label_counts": result.label_counts, "n_train": result.n_train,
         "n_augmented": result.n_augmented, "settings": result.settings,
         "history": result.history, "metrics": _plain(metrics or {}),
@@ -299,21 +356,33 @@ class FineTunedSentiment:
         return TextEmbedder.from_model(self.tokenizer, encoder, name, **options)
 
 
-def load_finetuned(folder=None) -> FineTunedSentiment:
-    """Load what :func:`save_finetuned` wrote (default: ``default_folder()``).
+def load_finetuned(folder=None, data=None) -> FineTunedSentiment:
+    """Load what :func:`save_finetuned` wrote: the model tuned on ``data`` (the train reviews,
+    or their fingerprint), from ``folder`` or else ``default_folder(data)``.
 
-    Raises ``FileNotFoundError`` with what to run when there is no saved model.
+    Raises ``FileNotFoundError`` with what to run when there is no saved model, or when the
+    one in ``folder`` was tuned on other data than ``data``; ``ValueError`` when neither
+    ``folder`` nor ``data`` says which model.
     """
     from transformers import AutoTokenizer, TFAutoModelForSequenceClassification
 
-    folder = Path(folder) if folder else default_folder()
+    if folder is None and data is None:
+        raise ValueError("say which fine-tuned model: load_finetuned(data=train reviews) loads "
+                         "the one tuned on them, or give its folder")
+    folder = Path(folder) if folder else default_folder(data)
     if not ((folder / METADATA_FILE).is_file() and has_tf_weights(folder)):
         raise FileNotFoundError(
-            f"no fine-tuned sentiment model in {folder}. Run notebooks/02_bert_finetuning.ipynb, "
-            "or textrec.text.finetune_sentiment(...) followed by save_finetuned(result), first."
+            f"no fine-tuned sentiment model in {folder}. Run notebooks/02_bert_finetuning.ipynb "
+            "on the same data, or textrec.text.finetune_sentiment(...) followed by "
+            "save_finetuned(result), first."
         )
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    if data is not None and metadata.get("data_fingerprint") != data_fingerprint(data):
+        raise FileNotFoundError(
+            f"the model in {folder} was fine-tuned on other data (fingerprint "
+            f"{metadata.get('data_fingerprint')!r}, these reviews: {data_fingerprint(data)!r}); "
+            "run notebooks/02_bert_finetuning.ipynb on this data first")
     with quiet_transformers():
         tokenizer = AutoTokenizer.from_pretrained(folder, use_fast=True)
         model = TFAutoModelForSequenceClassification.from_pretrained(folder)
-    metadata = json.loads((folder / METADATA_FILE).read_text())
     return FineTunedSentiment(model, tokenizer, metadata, folder)

@@ -13,22 +13,16 @@ import tensorflow as tf
 
 from textrec import config
 from textrec.data import schema
-from textrec.data.cleaning import add_sentiment
+from textrec.data.cleaning import sentiment_examples
 
 LABELS = ("negative", "positive")  # class id -> name
 PREDICT_BATCH_SIZE = 64
 
 
 def sentiment_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` usable for sentiment: not neutral (3 stars), text not empty.
-
-    Adds ``schema.SENTIMENT`` (1 positive, 0 negative) when ``frame`` does not have it.
-    """
-    if schema.SENTIMENT not in frame:
-        frame = add_sentiment(frame)
-    text = frame[schema.TEXT].fillna("").astype(str)
-    keep = (frame[schema.SENTIMENT] >= 0) & (text.str.strip() != "")
-    return frame.loc[keep].assign(**{schema.TEXT: text[keep]})
+    """The rows of ``frame`` usable for sentiment: not neutral (3 stars), text not empty
+    (:func:`textrec.data.cleaning.sentiment_examples`, the rule lesson 03 uses too)."""
+    return sentiment_examples(frame)
 
 
 def stratified_sample(frame: pd.DataFrame, max_examples: int | None, seed: int = config.SEED):
