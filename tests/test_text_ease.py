@@ -82,6 +82,27 @@ def test_stacked_matrix_closed_form():
     b = np.eye(7) - p / np.diag(p)[None, :]
     got = text_ease.side_information_weights(sp.csr_matrix(x), l2, u, v, alpha, beta)
     np.testing.assert_allclose(got, b[:, :4], atol=1e-10)
+    # Sparse text (TF-IDF) gives the same weights as dense.
+    sparse = text_ease.side_information_weights(sp.csr_matrix(x), l2, sp.csr_matrix(u),
+                                                sp.csr_matrix(v), alpha, beta)
+    np.testing.assert_allclose(sparse, b[:, :4], atol=1e-10)
+
+
+def test_a_ridge_of_its_own_on_the_words_is_a_rescaled_word_weight():
+    # A ridge l2_w on the word columns (weight alpha) gives the same item weights as the shared
+    # ridge l2 with weight alpha sqrt(l2 / l2_w): the word block needs no ridge of its own.
+    rng = np.random.default_rng(1)
+    x = (rng.random((7, 4)) < 0.5).astype(float)
+    u = rng.random((7, 3))
+    alpha, l2, l2_words = 0.7, 1.5, 6.0
+    z = np.hstack([x, alpha * u])
+    p = np.linalg.inv(z.T @ z + np.diag([l2] * 4 + [l2_words] * 3))
+    b = np.eye(7) - p / np.diag(p)[None, :]
+    got = text_ease.side_information_weights(sp.csr_matrix(x), l2, u, None,
+                                             alpha * np.sqrt(l2 / l2_words))
+    np.testing.assert_allclose(got[:4], b[:4, :4], atol=1e-10)
+    np.testing.assert_allclose(x @ got[:4] + alpha * np.sqrt(l2 / l2_words) * u @ got[4:],
+                               z @ b[:, :4], atol=1e-10)
 
 
 def test_without_text_it_is_ease():
@@ -113,6 +134,7 @@ def test_blend_prefers_the_item_whose_reviews_match_the_users_words():
 
 @pytest.mark.parametrize("options", [dict(word_weight=1.0, similarity_weight=1.0),
                                      dict(blend_weight=1.0, similarity_weight=1.0),
+                                     dict(blend_weight=1.0, blend_activity=3.0, word_weight=0.5),
                                      dict(text="lm", word_weight=1.0, similarity_weight=1.0,
                                           blend_weight=0.5)])
 def test_held_out_review_text_does_not_change_scores(options):
@@ -138,6 +160,34 @@ def test_held_out_review_text_does_not_change_scores(options):
         != pytest.approx(outputs[0][4, 0])
 
 
+def test_review_vectors_are_unit_rows_when_normalised():
+    frame, x = _world()
+    reviews = text_ease.ReviewText.from_frame(frame, USERS, ITEMS)
+    model = text_ease.TextEASE(reviews, l2=1.0, min_df=1, similarity_weight=1.0).fit(x)
+    vectors = model.review_vectors(np.arange(len(frame)))
+    np.testing.assert_allclose(np.sqrt(vectors.multiply(vectors).sum(axis=1)), 1.0)
+    raw = text_ease.TextEASE(reviews, l2=1.0, min_df=1, similarity_weight=1.0,
+                             normalize_reviews=False).fit(x)
+    lengths = np.sqrt(raw.review_vectors(np.arange(len(frame))).multiply(
+        raw.review_vectors(np.arange(len(frame)))).sum(axis=1))
+    assert not np.allclose(lengths, 1.0)
+
+
+def test_activity_blend_weighs_text_less_for_users_with_more_history():
+    # gamma c / (c + n): with c = 1, u4 (1 interaction) gets gamma / 2, the others (2) gamma / 3.
+    frame, x = _world(u4_text="guitar cable")
+    reviews = text_ease.ReviewText.from_frame(frame, USERS, ITEMS)
+    ease = text_ease.TextEASE(reviews, l2=1.0, min_df=1).fit(x).score(x).astype(float)
+    text = text_ease.TextOnly(reviews, text="tfidf", min_df=1).fit(x)
+    text_scores = text_ease._dense(text.user_vectors(x) @ text.item_vectors.T)
+    adaptive = text_ease.TextEASE(reviews, l2=1.0, min_df=1, blend_weight=2.0,
+                                  blend_activity=1.0).fit(x).score(x)
+    weight = 2.0 * 1.0 / (1.0 + np.array([[2], [2], [2], [2], [1]]))
+    expected = (text_ease.standardize_rows(ease)
+                + weight * text_ease.standardize_rows(text_scores))
+    np.testing.assert_allclose(adaptive, expected, atol=1e-5)
+
+
 def test_text_only_ranks_by_text_and_falls_back_to_popularity():
     frame, x = _world(u4_text="guitar cable")
     vectors = np.array([[1.0, 0.0] if "guitar" in t else [0.0, 1.0] for t in frame[schema.TEXT]])
@@ -153,6 +203,8 @@ def test_bad_input_is_named():
     reviews = text_ease.ReviewText.from_frame(frame, USERS, ITEMS)
     with pytest.raises(ValueError, match="encoder vectors"):
         text_ease.TextEASE(reviews, text="lm")
+    with pytest.raises(ValueError, match="blend_activity"):
+        text_ease.TextEASE(reviews, blend_weight=1.0, blend_activity=0.0)
     with pytest.raises(ValueError, match="text must be one of"):
         text_ease.TextEASE(reviews, text="bert")
     with pytest.raises(ValueError, match="keyed by"):

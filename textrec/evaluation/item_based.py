@@ -100,7 +100,8 @@ class ItemKNN:
         return self
 
     def score(self, history) -> np.ndarray:
-        """``history @ W``: float32 [n users, n items] from binary ``history`` [n users, n items]."""
+        """``history @ W``: float32 [n users, n items] from binary ``history``
+        [n users, n items]."""
         return _scores(history, _check_fitted(self.weights, self.name))
 
 
@@ -127,7 +128,8 @@ class EASE:
     """
 
     name = "EASE"
-    GRID = {"l2": [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0]}
+    GRID = {"l2": [1.0, 5.0, 10.0, 25.0, 50.0, 100.0, 150.0, 200.0, 250.0, 300.0, 400.0,
+                   500.0, 700.0, 1000.0, 1500.0, 2000.0]}
 
     def __init__(self, l2: float = 100.0):
         self.l2 = float(l2)

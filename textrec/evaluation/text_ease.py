@@ -14,10 +14,17 @@ item tags under ``X``; here the "tags" are text):
 
 EASE on the stacked matrix ``Z = [[X, alpha U], [sqrt(beta) V^T, 0]]``:
 ``G = Z^T Z + l2 I``, ``P = G^-1``, ``B = I - P / diag(P)``, and a user's scores are
-``[x, alpha u] B[:, items]``. With ``alpha = beta = 0`` it is EASE exactly.
+``[x, alpha u] B[:, items]``. With ``alpha = beta = 0`` it is EASE exactly. The word block of
+``G`` is never formed: by the block inverse and the push-through identity only the users x
+users kernel ``U U^T`` is inverted, so a vocabulary of 10,000 words costs what 1,000 do. A
+separate ridge on the word columns would add nothing: only the item columns of ``B`` are
+used, and a ridge ``l2_w`` on the words with weight ``alpha`` gives the same item weights as
+``l2`` with weight ``alpha sqrt(l2 / l2_w)``, so ``alpha`` is the one knob.
 
 A **blend** adds ``gamma`` times the text-only score ``u . v`` (lesson 03) to the EASE score,
-each standardised per user (mean 0, standard deviation 1 over the items).
+each standardised per user (mean 0, standard deviation 1 over the items); with
+``blend_activity`` ``c`` the weight of a user with ``n`` interactions in their history is
+``gamma c / (c + n)``: text counts most for the users with the least history.
 
 No leakage by construction: the model reads only the reviews of the interactions present in the
 matrix it is fitted on (and, when scoring, in the history it is given); the vocabulary, the
@@ -142,6 +149,16 @@ def sum_by(keys, rows, n_keys: int):
     return summed.toarray() if sp.issparse(summed) else np.asarray(summed)
 
 
+def _sum_rows(keys, rows, n_keys: int):
+    """Like :func:`sum_by`, keeping sparse rows sparse (CSR)."""
+    if not sp.issparse(rows):
+        return sum_by(keys, rows, n_keys)
+    keys = np.asarray(keys, np.int64)
+    indicator = sp.csr_matrix((np.ones(len(keys)), (keys, np.arange(len(keys)))),
+                              shape=(n_keys, len(keys)))
+    return sp.csr_matrix(indicator @ rows)
+
+
 def standardize_rows(scores: np.ndarray) -> np.ndarray:
     """Each row minus its mean, divided by its standard deviation (constant rows give 0)."""
     scores = np.asarray(scores, np.float64)
@@ -150,13 +167,32 @@ def standardize_rows(scores: np.ndarray) -> np.ndarray:
     return np.divide(centred, spread, out=np.zeros_like(centred), where=spread > 1e-12)
 
 
+def unit_rows(matrix):
+    """Rows scaled to unit length (zero rows stay zero); sparse stays sparse (CSR)."""
+    if sp.issparse(matrix):
+        matrix = sp.csr_matrix(matrix, dtype=np.float64)
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+        scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 1e-12)
+        return sp.csr_matrix(sp.diags(scale) @ matrix)
+    return normalize_rows(matrix)[0].astype(np.float64)
+
+
+def _dense(matrix) -> np.ndarray:
+    return matrix.toarray() if sp.issparse(matrix) else np.asarray(matrix, np.float64)
+
+
 def side_information_weights(interactions, l2: float, user_text=None, item_text=None,
                              word_weight: float = 0.0, similarity_weight: float = 0.0):
     """EASE on ``Z = [[X, alpha U], [sqrt(beta) V^T, 0]]``: float64 [n items + dim U, n items],
     the item columns of ``B = I - P / diag(P)``, ``P = (Z^T Z + l2 I)^-1``.
 
-    ``user_text`` U [n users, dim U] and ``item_text`` V [n items, dim V] may be None when their
-    weight (``word_weight`` alpha, ``similarity_weight`` beta) is 0.
+    ``user_text`` U [n users, dim U] and ``item_text`` V [n items, dim V] (dense or sparse) may
+    be None when their weight (``word_weight`` alpha, ``similarity_weight`` beta) is 0.
+
+    Computed without the [dim U, dim U] word block: with ``W = (alpha^2 U U^T + l2 I)^-1``
+    [n users, n users], the item block of ``P`` is
+    ``(X^T X + beta V V^T + l2 I - alpha^2 X^T U U^T W X)^-1`` and its word rows are
+    ``-alpha U^T W X P_items``.
     """
     if not l2 > 0:
         raise ValueError(f"l2 must be positive, got {l2}")
@@ -165,17 +201,23 @@ def side_information_weights(interactions, l2: float, user_text=None, item_text=
     x = _binary_csr(interactions)
     gram = (x.T @ x).toarray()                                       # [items, items]
     if similarity_weight > 0:
-        v = np.asarray(item_text, np.float64)
-        gram += similarity_weight * (v @ v.T)
-    if word_weight > 0:
-        u = word_weight * np.asarray(user_text, np.float64)          # [users, dim U]
-        cross = np.asarray(x.T @ u)                                  # [items, dim U]
-        gram = np.block([[gram, cross], [cross.T, u.T @ u]])
+        v = item_text if sp.issparse(item_text) else np.asarray(item_text, np.float64)
+        gram += similarity_weight * _dense(v @ v.T)
     gram[np.diag_indices_from(gram)] += l2
-    n_items = x.shape[1]
-    precision = np.linalg.inv(gram)[:, :n_items]                     # P[:, items]
-    weights = precision / -np.diag(precision[:n_items])[np.newaxis, :]
-    weights[np.arange(n_items), np.arange(n_items)] = 0.0
+    if word_weight > 0:
+        u = user_text if sp.issparse(user_text) else np.asarray(user_text, np.float64)
+        kernel = _dense(u @ u.T)                                     # [users, users]
+        inner = word_weight ** 2 * kernel
+        inner[np.diag_indices_from(inner)] += l2
+        solved = np.linalg.solve(inner, x.toarray())                 # W X [users, items]
+        gram -= word_weight ** 2 * np.asarray(x.T @ (kernel @ solved))
+    precision = np.linalg.inv(gram)                                  # P[items, items]
+    diagonal = np.diag(precision).copy()
+    weights = precision / -diagonal[np.newaxis, :]
+    np.fill_diagonal(weights, 0.0)
+    if word_weight > 0:
+        words = word_weight * np.asarray(u.T @ (solved @ precision))  # -P[words, items]
+        weights = np.vstack([weights, words / diagonal[np.newaxis, :]])
     return weights
 
 
@@ -194,6 +236,10 @@ class TextEASE:
         encoder vectors of ``reviews``).
       max_words, min_df: the TF-IDF vocabulary: at most ``max_words`` words in at least
         ``min_df`` of the reviews read.
+      normalize_reviews: scale each review's TF-IDF vector to unit length before summing a
+        user's or an item's (each review counts once, however long).
+      blend_activity: None (the same ``gamma`` for everyone) or ``c``: a user with ``n``
+        interactions in the history scored gets ``gamma c / (c + n)``.
       center: subtract the mean item text vector before the similarity (MiniLM vectors all
         point one way, so raw cosines are high for every pair of items).
     """
@@ -202,43 +248,50 @@ class TextEASE:
 
     def __init__(self, reviews: ReviewText, l2: float = 100.0, word_weight: float = 0.0,
                  similarity_weight: float = 0.0, blend_weight: float = 0.0, text: str = "tfidf",
-                 max_words: int = 1000, min_df: int = 3, center: bool | None = None):
+                 max_words: int = 10000, min_df: int = 2, normalize_reviews: bool = True,
+                 blend_activity: float | None = None, center: bool | None = None):
         if text not in TEXT_KINDS:
             raise ValueError(f"text must be one of {TEXT_KINDS}, got {text!r}")
         if text == "lm" and reviews.vectors is None:
             raise ValueError("text='lm' needs encoder vectors: build ReviewText with vectors=")
         if blend_weight < 0:
             raise ValueError(f"blend_weight must be >= 0, got {blend_weight}")
+        if blend_activity is not None and not blend_activity > 0:
+            raise ValueError(f"blend_activity must be None or > 0, got {blend_activity}")
         self.reviews = reviews
         self.l2, self.word_weight = float(l2), float(word_weight)
         self.similarity_weight, self.blend_weight = float(similarity_weight), float(blend_weight)
         self.text, self.max_words, self.min_df = text, int(max_words), int(min_df)
+        self.normalize_reviews = bool(normalize_reviews)
+        self.blend_activity = None if blend_activity is None else float(blend_activity)
         self.center = (text == "lm") if center is None else bool(center)
         self.weights = self.item_vectors = self.vocabulary = self.idf = None
 
     def params(self) -> dict:
         return {"l2": self.l2, "word_weight": self.word_weight,
                 "similarity_weight": self.similarity_weight, "blend_weight": self.blend_weight,
-                "text": self.text}
+                "blend_activity": self.blend_activity, "text": self.text}
 
     def _uses_text(self) -> bool:
         return self.word_weight > 0 or self.similarity_weight > 0 or self.blend_weight > 0
 
     def review_vectors(self, rows: np.ndarray):
-        """The text vectors of the reviews ``rows``: TF-IDF (log(1 + count) x IDF, sparse) or
-        the encoder's, [len(rows), dim]."""
+        """The text vectors of the reviews ``rows``: TF-IDF (log(1 + count) x IDF, sparse CSR,
+        unit rows with ``normalize_reviews``) or the encoder's, [len(rows), dim]."""
         if self.text == "lm":
             return self.reviews.vectors[rows].astype(np.float64)
         counts = count_matrix([self.reviews.tokens[r] for r in rows], self.vocabulary)
         counts.data = np.log1p(counts.data)
-        return counts @ sp.diags(self.idf)
+        weighted = sp.csr_matrix(counts @ sp.diags(self.idf))
+        return unit_rows(weighted) if self.normalize_reviews else weighted
 
-    def user_vectors(self, interactions) -> np.ndarray:
+    def user_vectors(self, interactions):
         """Unit text vectors of every user from their reviews of the items in
-        ``interactions``: float64 [n users, dim]; users without such reviews get zeros."""
+        ``interactions``: float64 [n users, dim] (sparse for TF-IDF); users without such
+        reviews get zeros."""
         rows = self.reviews.rows_in(interactions)
-        summed = sum_by(self.reviews.users[rows], self.review_vectors(rows), self.reviews.n_users)
-        return normalize_rows(summed)[0].astype(np.float64)
+        return unit_rows(_sum_rows(self.reviews.users[rows], self.review_vectors(rows),
+                                   self.reviews.n_users))
 
     def fit_text(self, x) -> tuple:
         """From the reviews of ``x``: the vocabulary and IDF (TF-IDF), the unit item text
@@ -249,10 +302,11 @@ class TextEASE:
             self.vocabulary = fit_vocabulary(tokens, self.max_words, self.min_df)
             frequency = np.asarray((count_matrix(tokens, self.vocabulary) > 0).sum(axis=0))
             self.idf = np.log((1 + len(rows)) / (1 + frequency.ravel())) + 1.0
-        summed = sum_by(self.reviews.items[rows], self.review_vectors(rows), self.reviews.n_items)
-        self.item_vectors = normalize_rows(summed)[0].astype(np.float64)
+        self.item_vectors = unit_rows(_sum_rows(self.reviews.items[rows],
+                                                self.review_vectors(rows), self.reviews.n_items))
         item_text = self.item_vectors
         if self.center:
+            item_text = _dense(item_text)
             has_text = np.linalg.norm(item_text, axis=1) > 0
             centred = np.where(has_text[:, None], item_text - item_text[has_text].mean(0), 0.0)
             item_text = normalize_rows(centred)[0].astype(np.float64)
@@ -280,10 +334,14 @@ class TextEASE:
         scores = np.asarray(x @ weights[:n_items])
         users = self.user_vectors(x) if self._uses_text() else None
         if self.word_weight > 0:
-            scores += self.word_weight * users @ weights[n_items:]
+            scores += self.word_weight * np.asarray(users @ weights[n_items:])
         if self.blend_weight > 0:
-            text_scores = users @ self.item_vectors.T
-            scores = standardize_rows(scores) + self.blend_weight * standardize_rows(text_scores)
+            text_scores = _dense(users @ self.item_vectors.T)
+            weight = self.blend_weight
+            if self.blend_activity is not None:
+                activity = np.asarray(x.sum(axis=1), np.float64)             # [users, 1]
+                weight = weight * self.blend_activity / (self.blend_activity + activity)
+            scores = standardize_rows(scores) + weight * standardize_rows(text_scores)
         return scores.astype(np.float32)
 
 
@@ -294,10 +352,10 @@ class TextOnly(TextEASE):
 
     name = "text-only"
 
-    def __init__(self, reviews: ReviewText, text: str = "lm", max_words: int = 1000,
-                 min_df: int = 3):
+    def __init__(self, reviews: ReviewText, text: str = "lm", max_words: int = 10000,
+                 min_df: int = 2, normalize_reviews: bool = True):
         super().__init__(reviews, blend_weight=1.0, text=text, max_words=max_words,
-                         min_df=min_df, center=False)
+                         min_df=min_df, normalize_reviews=normalize_reviews, center=False)
         self.popularity = None
 
     def params(self) -> dict:
@@ -313,5 +371,5 @@ class TextOnly(TextEASE):
 
     def score(self, history) -> np.ndarray:
         _check_fitted(self.weights, self.name)
-        scores = self.user_vectors(_binary_csr(history)) @ self.item_vectors.T
+        scores = _dense(self.user_vectors(_binary_csr(history)) @ self.item_vectors.T)
         return (scores + 1e-6 * self.popularity).astype(np.float32)
