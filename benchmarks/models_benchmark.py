@@ -377,7 +377,9 @@ def main() -> None:
             f"paired per-user NDCG@10 difference against EASE in the same fit regime with its "
             f"95% bootstrap interval ({args.bootstrap} resamples of the users); `tail`: users "
             f"whose held-out item is below the 50th popularity percentile. Text: TF-IDF of the "
-            f"review words (summary + text, at most 1,000 words) or all-MiniLM-L6-v2 at most "
+            f"review words (summary + text; at most 10,000 words found in at least 2 reviews; "
+            f"log(1 + count) x IDF, each review's vector scaled to unit length before a "
+            f"user's or an item's are summed) or all-MiniLM-L6-v2 at most "
             f"{args.max_length} tokens. `train s`: seconds to fit once with the chosen "
             f"hyper-parameters (noisy: a shared 2-core machine). Also in "
             f"`{out.with_suffix('.json').name}`.")
