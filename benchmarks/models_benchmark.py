@@ -1,9 +1,21 @@
-"""Recommenders on the real reviews: most-popular, text-only, two towers (ids / text), MF, joint.
+"""Recommenders on the real reviews: baselines, EASE, text-only, EASE with text side information,
+blends, two towers (ids / text), MF, joint; written to ``benchmarks/results/models.md`` and
+``models.json``.
 
     python benchmarks/models_benchmark.py [--data PATH] [--max-length 128] [--max-epochs 20]
-        [--selection-seeds 2] [--seeds 3] [--out benchmarks/results/models.md]
+        [--selection-seeds 2] [--seeds 3] [--no-neural] [--bootstrap 1000]
+        [--out benchmarks/results/models.md]
 
-User-based CF with neighbours from text or from history (lesson 05) is in the table too.
+The closed-form part (``benchmarks/text_models.py``: random-ranking expected value, most
+popular, item-kNN, EASE, text-only and the ``textrec.evaluation.text_ease`` models) goes
+through ``textrec.evaluation.Evaluator``: hyper-parameters chosen on validation, test reported
+for the fit on train and for the refit on train + validation. Its report is written first; the
+neural models (and user-based CF with neighbours from text or from history, lesson 05) follow
+and the report is rewritten with their refit rows. ``models.json`` is a list of rows with
+``model``, ``fit``, ``text_aware``, ``ndcg@10``, ``ndcg@10_cold``, ``hr@10``, ``diff_vs_ease``
+(paired per-user NDCG@10 difference against EASE in the same fit) and its
+``diff_vs_ease_interval`` (95% bootstrap), the same for cold users and long-tail targets, and
+``seconds_to_train``.
 
 Protocol (one run does all of it):
 
@@ -41,7 +53,7 @@ import textrec  # noqa: F401  (before TensorFlow)
 import numpy as np
 import pandas as pd
 
-from common import machine, markdown_table, real_data_path
+from common import git_revision, machine, markdown_table, real_data_path
 
 FEW = 3
 K = 10
@@ -90,7 +102,7 @@ def ranking(world, scores, few):
     return {"hr": metrics[f"hr@{K}"], "ndcg": metrics[f"ndcg@{K}"],
             "hr_few": float(np.nanmean(per_user[f"hr@{K}"][few])),
             "ndcg_few": float(np.nanmean(per_user[f"ndcg@{K}"][few])),
-            "ndcg_per_user": per_user[f"ndcg@{K}"]}
+            "ndcg_per_user": per_user[f"ndcg@{K}"], "hr_per_user": per_user[f"hr@{K}"]}
 
 
 # --- models -------------------------------------------------------------------------------------
@@ -186,6 +198,7 @@ def select_epochs(kind, world, config, few, max_epochs, patience, seeds):
             def on_epoch_end(self, epoch, logs=None):
                 result = ranking(world, model_scores(kind, world, self.model), few)
                 result.pop("ndcg_per_user")
+                result.pop("hr_per_user")
                 if kind in ("mf", "joint"):
                     result["rmse"] = rating_rmse(kind, self.model, frame)
                 result["objective"] = -result["rmse"] if kind == "mf" else result["ndcg"]
@@ -217,10 +230,13 @@ def refit(kind, world, config, epochs, few, seeds):
     frame = getattr(world.split, world.part)
     results = []
     for seed in seeds:
+        start = time.perf_counter()
         history = models.fit_model(builders[kind](world, config),
                                    dataset_for(kind, world, config, seed), epochs=epochs,
                                    learning_rate=config["lr"], seed=seed)
+        fit_seconds = time.perf_counter() - start
         result = ranking(world, model_scores(kind, world, history.model), few)
+        result["fit_seconds"] = fit_seconds
         if kind in ("mf", "joint"):
             result["rmse"] = rating_rmse(kind, history.model, frame)
         results.append(result)
@@ -231,7 +247,7 @@ def _mean(results):
     out = {}
     for key in results[0]:
         values = [r[key] for r in results]
-        out[key] = np.nanmean(np.stack(values), axis=0) if key == "ndcg_per_user" \
+        out[key] = np.nanmean(np.stack(values), axis=0) if key.endswith("_per_user") \
             else float(np.mean(values))
     out["ndcg_seed_std"] = float(np.std([r["ndcg"] for r in results]))
     return out
@@ -286,14 +302,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.md"))
     parser.add_argument("--smoke", action="store_true",
                         help="only the first configuration of each grid (to check the script runs)")
+    parser.add_argument("--no-neural", action="store_true",
+                        help="only the closed-form and text side-information models")
+    parser.add_argument("--bootstrap", type=int, default=1000,
+                        help="bootstrap resamples of the users for every interval")
     args = parser.parse_args()
     started = time.perf_counter()
 
     from textrec import config, interests
     from textrec.data import schema, tfdata
     from textrec.data.prepare import prepare_data
-    from textrec.evaluation import baselines, rmse
+    from textrec import evaluation
+    from textrec.evaluation import baselines, rmse, text_ease
     from textrec.text import TextEmbedder
+
+    import text_models
 
     path = real_data_path(args.data)
     data = prepare_data(str(path), profile="quick", seed=config.SEED)
@@ -313,6 +336,48 @@ def main() -> None:
           f"{time.perf_counter() - started:.0f} s", flush=True)
     both = pd.concat([train, validation], ignore_index=True)
     both_vectors = np.concatenate([train_vectors, validation_vectors])
+
+    # Closed-form models, text-only and EASE with text side information (benchmarks/text_models).
+    # They get the train and validation reviews only, and read those of the interactions they
+    # are fitted on: train for the fit on train, train + validation for the refit.
+    interactions = evaluation.InteractionData.from_split(split, item_ids=item_ids)
+    reviews = text_ease.ReviewText.from_frame(both, interactions.user_ids, interactions.item_ids,
+                                              vectors=both_vectors)
+    evaluator, text_aware = text_models.run_matrix_models(
+        interactions, reviews, log=lambda line: print(line, flush=True))
+    out = Path(args.out)
+
+    def report(extra: str) -> None:
+        minutes = (time.perf_counter() - started) / 60
+        command = "python benchmarks/models_benchmark.py " + " ".join(sys.argv[1:])
+        header = (
+            f"{dt.date.today()} · {machine()} · git {git_revision()} · `{command.strip()}` · "
+            f"{minutes:.0f} min\n\n"
+            f"{data.name}: {len(data.reviews):,} reviews, {interactions.n_users:,} users "
+            f"({int((interactions.train_counts() <= FEW).sum())} cold: at most {FEW} train "
+            f"interactions), {interactions.n_items:,} items; leave-last-out; TEST, full ranking "
+            f"over all items with train + validation items masked. `fit` says what a model was "
+            f"fitted on: `train` (hyper-parameters chosen on validation) or `train+validation` "
+            f"(the same hyper-parameters refitted; text features rebuilt from train + "
+            f"validation reviews; test reviews are never read). Means over users; `diff` is the "
+            f"paired per-user NDCG@10 difference against EASE in the same fit regime with its "
+            f"95% bootstrap interval ({args.bootstrap} resamples of the users); `tail`: users "
+            f"whose held-out item is below the 50th popularity percentile. Text: TF-IDF of the "
+            f"review words (summary + text; at most 10,000 words found in at least 2 reviews; "
+            f"log(1 + count) x IDF, each review's vector scaled to unit length before a "
+            f"user's or an item's are summed) or all-MiniLM-L6-v2 at most "
+            f"{args.max_length} tokens. `train s`: seconds to fit once with the chosen "
+            f"hyper-parameters (noisy: a shared 2-core machine). Also in "
+            f"`{out.with_suffix('.json').name}`.")
+        table = text_models.rows(evaluator.results, text_aware, n_resamples=args.bootstrap)
+        text_models.add_validation(table, evaluator.results)
+        text_models.write(table, header, extra, out, out.with_suffix(".json"))
+        print(f"wrote {out} and {out.with_suffix('.json')}", flush=True)
+
+    report("Neural models (two-tower, joint, matrix factorisation) and user-based CF: not in "
+           "this file (run without `--no-neural`; the file is rewritten when they finish).")
+    if args.no_neural:
+        return
 
     worlds = {}
 
@@ -400,33 +465,33 @@ def main() -> None:
         print(f"{name}: test NDCG@10 {test_result['ndcg']:.4f} "
               f"(seed std {test_result['ndcg_seed_std']:.4f})", flush=True)
 
-    table, details = [], []
-    reference = popular["test"]["ndcg_per_user"]
+    # Every row of the lesson models, as test runs of the refit (train + validation) beside
+    # the closed-form ones: per-user metrics over the same users, means over the seeds.
+    position = pd.Index(user_ids).get_indexer(interactions.user_ids.astype(str))
+    text_rows = {"text-only (lesson 03)", "user-based CF, neighbours from text",
+                 "text-aware two-tower", "joint model"}
+    for name, result, _, description in rows:
+        if name == "most popular":
+            continue            # the Evaluator's row is the same model
+        per_user = {f"ndcg@{K}": np.where(position >= 0, result["ndcg_per_user"][position],
+                                          np.nan),
+                    f"hr@{K}": np.where(position >= 0, result["hr_per_user"][position], np.nan)}
+        text_models.add_external_run(evaluator.results, name, "train+validation", per_user,
+                                     result.get("fit_seconds"), {"chosen": description})
+        if name in text_rows:
+            text_aware.add(name)
+
+    details = []
     for name, result, validation_result, description in rows:
-        difference = result["ndcg_per_user"] - reference
-        n = np.isfinite(difference).sum()
-        table.append({
-            "model": name,
-            "HR@10": f"{result['hr']:.4f}", "NDCG@10": f"{result['ndcg']:.4f}",
-            f"HR@10 (<= {FEW})": f"{result['hr_few']:.4f}",
-            f"NDCG@10 (<= {FEW})": f"{result['ndcg_few']:.4f}",
-            "NDCG@10 vs popular (± 2 s.e.)": "-" if name == "most popular" else
-            f"{np.nanmean(difference):+.4f} ± {2 * np.nanstd(difference) / np.sqrt(n):.4f}",
-            "RMSE": f"{result['rmse']:.4f}" if "rmse" in result else "-",
-            "s / epoch": f"{validation_result['epoch_seconds']:.2f}"
-            if "epoch_seconds" in validation_result else "-",
-        })
         details.append({"model": name, "chosen on validation": description,
                         "validation NDCG@10": f"{validation_result['ndcg']:.4f}",
                         f"validation NDCG@10 (<= {FEW})": f"{validation_result['ndcg_few']:.4f}",
-                        "validation RMSE": f"{validation_result['rmse']:.4f}"
-                        if "rmse" in validation_result else "-"})
-    table.append({"model": "predict the mean rating", "RMSE": f"{mean_row['rmse']:.4f}"})
+                        "test RMSE (refit)": f"{result['rmse']:.4f}" if "rmse" in result else "-",
+                        "s / epoch": f"{validation_result['epoch_seconds']:.2f}"
+                        if "epoch_seconds" in validation_result else "-"})
     details.append({"model": "predict the mean rating",
+                    "test RMSE (refit)": f"{mean_row['rmse']:.4f}",
                     "validation RMSE": f"{validation_mean_rmse:.4f}"})
-    for row in table:
-        for column in table[0]:
-            row.setdefault(column, "-")
     for row in details:
         for column in details[0]:
             row.setdefault(column, "-")
@@ -436,8 +501,6 @@ def main() -> None:
     comparisons = []
     for better, worse in [("text-aware two-tower", "ID-only two-tower"),
                           ("joint model", "ID-only two-tower"),
-                          ("text-aware two-tower", "most popular"),
-                          ("joint model", "most popular"),
                           ("user-based CF, neighbours from text",
                            "user-based CF, neighbours from history")]:
         row = {"comparison": f"{better} - {worse}"}
@@ -448,25 +511,14 @@ def main() -> None:
                 f"{np.nanmean(difference):+.4f} ± {2 * np.nanstd(difference) / np.sqrt(n):.4f}")
         comparisons.append(row)
 
-    minutes = (time.perf_counter() - started) / 60
-    command = "python benchmarks/models_benchmark.py " + " ".join(sys.argv[1:])
-    header = (f"{dt.date.today()} · {machine()} · `{command.strip()}` · {minutes:.0f} min\n\n"
-              f"{data.name}: {len(data.reviews):,} reviews, {len(user_ids):,} users "
-              f"({few.sum()} with at most {FEW} train interactions), {len(item_ids):,} items; "
-              f"leave-last-out; TEST, full ranking over all items with train + validation items "
-              f"masked; models refit on train + validation, means over {len(seeds)} seeds; "
-              f"all-MiniLM-L6-v2 at most {args.max_length} tokens.")
-    text = (f"{header}\n\n{markdown_table(table, list(table[0]))}\n\n"
-            f"Paired differences on test (per-user NDCG@10, same users; ± 2 standard errors):\n\n"
-            f"{markdown_table(comparisons, list(comparisons[0]))}\n\n"
-            f"Hyper-parameters chosen on validation (models fit on train; s / epoch is the median "
-            f"training time of an epoch after the first, on train):\n\n"
-            f"{markdown_table(details, list(details[0]))}\n")
-    print("\n" + text)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(f"# Models benchmark\n\n{text}")
-    print(f"wrote {out}")
+    report(f"## Lesson models (refit rows above): how they were chosen\n\n"
+           f"Neural models: every hyper-parameter and the number of epochs chosen on validation "
+           f"(fit on train, validation curves averaged over {len(selection_seeds)} seeds), then "
+           f"refit on train + validation {len(seeds)} times; their rows are means over the "
+           f"seeds (per-user metrics averaged), and `train s` is one refit. They are reported "
+           f"for the refit only.\n\n{markdown_table(details, list(details[0]))}\n\n"
+           f"Paired differences between lesson models on test (per-user NDCG@10, same users; "
+           f"± 2 standard errors):\n\n{markdown_table(comparisons, list(comparisons[0]))}\n")
 
 
 if __name__ == "__main__":

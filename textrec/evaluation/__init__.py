@@ -57,6 +57,7 @@ from textrec.evaluation.slices import (
     popularity_slices,
     target_popularity_percentile,
 )
+from textrec.evaluation.text_ease import ReviewText, TextEASE, TextOnly
 from textrec.evaluation.tuning import parameter_grid, tune
 from textrec.evaluation.uncertainty import (
     bootstrap_ci,
@@ -81,7 +82,10 @@ __all__ = [
     "InteractionData",
     "ItemKNN",
     "MostPopular",
+    "ReviewText",
     "Run",
+    "TextEASE",
+    "TextOnly",
     "activity_bins",
     "activity_slices",
     "beyond_accuracy",
