@@ -43,7 +43,7 @@ def test_the_quick_profile_is_unchanged_and_never_accelerated(monkeypatch):
                                                                                       4_000)
     assert (quick.k_core, quick.batch_size, quick.max_seq_length, quick.embedding_batch_size,
             quick.epochs, quick.finetune_examples, quick.finetune_epochs) == (3, 256, 128, 64, 3,
-                                                                              384, 1)
+                                                                              384, 2)
     assert quick.scale == 1.0 and quick.acceleration == ""
     for workload in config.WORKLOADS:
         assert config.acceleration(workload, "quick") == config.Acceleration()

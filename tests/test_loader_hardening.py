@@ -193,7 +193,9 @@ def test_movielens_folder_parent_and_ratings_file_all_load(tmp_path, make, ratin
         assert reviews[schema.RATING].tolist() == expected_ratings
         assert len(items) == 1
         loaded, _, report, name = prepare.load_source(str(given))
-        assert loaded[schema.RATING].tolist() == expected_ratings and report is None
+        assert loaded[schema.RATING].tolist() == expected_ratings
+        # every rating line loaded, and said so (not "generated in memory")
+        assert report.loaded == report.lines == len(expected_ratings)
         assert name in (folder.name, tmp_path.name)
 
 
