@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from textrec import models
 from textrec.data import schema, tfdata
-from textrec.evaluation import ranking_metrics, topk_items
+from textrec.evaluation import heldout, ranking_metrics, topk_items
 from textrec.evaluation.baselines import most_popular_scores, random_scores
 
 USERS = [f"u{i}" for i in range(6)]
@@ -292,21 +292,12 @@ def test_text_two_tower_beats_baselines_on_the_synthetic_world():
     from textrec.data.prepare import prepare_data
 
     data = prepare_data("synthetic", profile="quick")
-    train, validation = data.split.train, data.split.validation
+    train = data.split.train
     users = tfdata.vocabulary(train[schema.USER])
     items = tfdata.vocabulary(data.reviews[schema.ITEM])
     descriptions = data.items.set_index(schema.ITEM)[schema.DESCRIPTION].reindex(items).fillna("")
     user_vectors, item_vectors = _text_vectors(train, items, descriptions)
-    user_position = {u: i for i, u in enumerate(users)}
-    item_position = {i: j for j, i in enumerate(items)}
-
-    def item_sets(frame):
-        rows = [[] for _ in users]
-        for user, item in zip(frame[schema.USER], frame[schema.ITEM]):
-            rows[user_position[user]].append(item_position[item])
-        return rows
-
-    targets, seen = item_sets(validation), item_sets(train)
+    targets, seen = heldout(data.split, "validation", users, items)  # the one evaluation path
     dataset = tfdata.interactions_dataset(train, batch_size=128, shuffle=True)
     probabilities = models.candidate_sampling_probabilities(train)
 
