@@ -95,8 +95,10 @@ def interaction_matrix(frame: pd.DataFrame, user_ids, item_ids) -> sp.csr_matrix
     return matrix
 
 
-def _top_of_checked(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None,
+def topk_prechecked(scores: np.ndarray, k: int, exclude: sp.csr_matrix | None,
                     users=None) -> np.ndarray:
+    """:func:`topk_items` for inputs already checked (``check_scores``, ``check_k``) and
+    ``exclude`` already an item-set matrix: for callers that checked them once themselves."""
     users = np.arange(scores.shape[0]) if users is None else np.asarray(users)
     if exclude is not None:
         exclude = exclude[users]
@@ -137,7 +139,7 @@ def topk_items(scores, k: int, exclude=None, users=None) -> np.ndarray:
     k = check_k(k)
     if exclude is not None:
         exclude = as_item_sets(exclude, *scores.shape, what="exclude")
-    return _top_of_checked(scores, k, exclude, users)
+    return topk_prechecked(scores, k, exclude, users)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -90,7 +90,7 @@ def ranking_metrics(scores, targets, exclude=None, ks=(10,), per_user: bool = Fa
     evaluated = np.flatnonzero(n_relevant > 0)
     if evaluated.size == 0:
         raise ValueError("no user has a target item; nothing to evaluate")
-    top = ranking.topk_items(scores, max(ks), exclude, users=evaluated)
+    top = ranking.topk_prechecked(scores, max(ks), exclude, users=evaluated)  # checked above
     hits = _hits(top, targets[evaluated], n_items)
     result, per_user_values = {}, {}
     for k in ks:

@@ -163,12 +163,7 @@ class Replay:
 
     def matrix(self, rows: np.ndarray) -> sp.csr_matrix:
         """Binary CSR [n users, n items] of the reviews selected by ``rows``."""
-        data = np.ones(int(rows.sum()), np.float32)
-        matrix = sp.csr_matrix((data, (self.users[rows], self.items[rows])),
-                               shape=(self.n_users, self.n_items))
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        return matrix
+        return ranking.interaction_matrix(self.reviews[rows], self.user_ids, self.item_ids)
 
     def history(self, time: int) -> sp.csr_matrix:
         """What each user had reviewed before ``time``."""
