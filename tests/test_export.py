@@ -147,6 +147,27 @@ def test_fresh_process_with_only_tensorflow_gives_the_same_results(trained_expor
                                       here["scores"])
 
 
+def test_the_compiled_encoder_warms_up_every_bucket_and_equals_the_graph(trained_export, loaded,
+                                                                        tmp_path):
+    compiled = export.read_card(trained_export.path)["model"]["compiled_encoder"]
+    assert compiled == {"xla": True, "lengths": [16, 32, 48, 64], "batch_sizes": [1, 2, 4, 8, 16]}
+    assert "warm_up" not in loaded.signatures          # not a request a client can send
+    assert export.warm_up(loaded)["shapes"] == 4 * 5
+    # The same model exported with TensorFlow's graph encoder gives the same vectors.
+    parts = export.ServingParts(trained_export.model, trained_export.user_text,
+                                trained_export.item_text, trained_export.train,
+                                trained_export.review_vectors, trained_export.embedder)
+    info = export.export_recommender(parts, tmp_path, export.ExportSettings(
+        pseudonym_key=trained_export.key, max_k=20, compiled_encoder=False))
+    graph = export.load_export(info.path)
+    assert export.warm_up(graph)["shapes"] == 0
+    assert info.card["model"]["compiled_encoder"] == {"xla": False}
+    texts = ["bright strings", "the case " * 40, "", "a", *["ok then"] * 19]   # 23: two chunks
+    np.testing.assert_allclose(export.call_signature(loaded, "embed_text", text=texts)["vectors"],
+                               export.call_signature(graph, "embed_text", text=texts)["vectors"],
+                               atol=2e-5)
+
+
 def test_versions_count_up(trained_export, tmp_path):
     from textrec.export.build import next_version
 

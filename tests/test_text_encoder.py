@@ -167,7 +167,13 @@ def test_order_preserved_and_batching_changes_nothing(embedder):
     np.testing.assert_allclose(together, one_at_a_time, atol=1e-5)
     np.testing.assert_array_equal(together[0], together[-1])
     assert uncached.last_stats.n_cached == 0
-    assert uncached._encode.experimental_get_tracing_count() == 1  # one graph for every shape
+    # One trace for every shape: XLA compiles each bucket shape under it.
+    assert uncached.compiled_encoder(batch_size=3).compiled.experimental_get_tracing_count() == 1
+    graph = text.TextEmbedder.from_model(
+        embedder.tokenizer, embedder.model, name="test", use_cache=False, compiled=False
+    )
+    np.testing.assert_allclose(graph.embed(texts, batch_size=3), together, atol=1e-5)
+    assert graph._encode.experimental_get_tracing_count() == 1
 
 
 def test_second_call_reads_everything_from_the_cache(embedder):

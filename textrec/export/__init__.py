@@ -5,8 +5,8 @@ back anywhere, serve it over HTTP, and measure its latency.
   signatures ``recommend_user``, ``recommend_text`` and ``embed_text`` and a model card;
 * ``module``: the serving graph (:class:`RecommenderModule`);
 * ``tokenizer``: WordPiece tokenisation inside the graph (tensorflow-text);
-* ``reload``: :func:`load_export`, :func:`call_signature`, :func:`run_in_fresh_process`,
-  :func:`find_strings`;
+* ``reload``: :func:`load_export`, :func:`warm_up`, :func:`call_signature`,
+  :func:`run_in_fresh_process`, :func:`find_strings`;
 * ``reference``: the same recommendations computed with the in-memory textrec objects;
 * ``server``: ``textrec serve``, TF Serving's REST ``:predict`` API on loopback;
 * ``latency``: timing of single queries and batches.
@@ -18,7 +18,7 @@ from textrec.export.build import (DEFAULT_NAME, ExportInfo, ExportSettings, Serv
 from textrec.export.card import read_card
 from textrec.export.module import NO_ITEM, RecommenderModule
 from textrec.export.reload import (call_signature, find_strings, load_export,
-                                   run_in_fresh_process, version_folder)
+                                   run_in_fresh_process, version_folder, warm_up)
 from textrec.export import tokenizer
 from textrec.export.tokenizer import GraphTokenizer, compare_with_hf
 
@@ -27,5 +27,5 @@ __all__ = [
     "RecommenderModule", "ServingParts",
     "build_module", "call_signature", "compare_with_hf",
     "export_recommender", "find_strings", "load_export", "read_card", "resolve_pseudonym_key",
-    "run_in_fresh_process", "tokenizer", "user_review_sums", "version_folder",
+    "run_in_fresh_process", "tokenizer", "user_review_sums", "version_folder", "warm_up",
 ]

@@ -84,6 +84,17 @@ def _window_lines(window: dict | None) -> list[str]:
             f"to {window['last review']} (UTC); nothing later is known to this version."]
 
 
+def _compiled_lines(compiled: dict | None) -> list[str]:
+    if not compiled or not compiled.get("xla"):
+        return []
+    lengths = ", ".join(map(str, compiled["lengths"]))
+    sizes = ", ".join(map(str, compiled["batch_sizes"]))
+    return [f"- The encoder runs compiled with XLA on {len(compiled['lengths'])} padded lengths "
+            f"({lengths} tokens) x {len(compiled['batch_sizes'])} batch sizes ({sizes} texts); "
+            "a server compiles them all when it loads this version "
+            "(`textrec.export.warm_up`)."]
+
+
 def markdown(card: dict) -> str:
     """The card as Markdown."""
     model, privacy = card["model"], card["privacy"]
@@ -101,6 +112,7 @@ def markdown(card: dict) -> str:
         f"seen (user, item) pairs are never recommended again "
         f"({model['seen_pairs_skipped']:,} skipped: unknown user or item).",
         *_window_lines(model.get("data_window")),
+        *_compiled_lines(model.get("compiled_encoder")),
         "",
         "## Metrics",
     ]

@@ -27,6 +27,10 @@ Its three ``tf.function`` s become the SavedModel's signatures:
   (``-inf`` for an unknown item); ``known_user`` bool [B]. No review text is in the export, so
   the text evidence of lesson 09 (quoted reviews) stays with the offline explainer.
 
+Besides the signatures, ``warm_up()`` (a plain function of the SavedModel, not a signature a
+client can call) compiles the XLA encoder on every bucket shape: a server calls it when it
+loads a version (``textrec.export.warm_up``), so that no user's request waits for XLA.
+
 Both ``recommend_*`` return ``item_ids`` string [B, K] and ``scores`` float32 [B, K] with
 ``K = max(k)``, best first, and ``known_user`` bool [B] (False: the row was served without an
 id embedding or history). Positions past a row's own k, and rows with fewer than k unseen
@@ -39,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from textrec.text.embedding import sentence_vectors
+from textrec.text.compiled import Buckets, CompiledEncoder, sentence_vectors
 from textrec.text.pooling import l2_normalize
 
 NO_ITEM = ""
@@ -67,11 +71,14 @@ class RecommenderModule(tf.Module):
       item_ids: [n items] strings; item_embeddings: float [n items, embedding dim].
       max_k: the largest k a request may ask for.
       uses_token_types: pass ``token_type_ids`` (zeros) to the encoder.
+      buckets: run the encoder compiled with XLA on these padded shapes
+        (``textrec.text.compiled``; :meth:`warm_up` compiles them all); None: TensorFlow's
+        graph, padded to each call's longest text.
     """
 
     def __init__(self, *, tokenizer, encoder, query_tower, user_keys, user_id_vectors,
                  user_vectors, user_sums, seen, item_ids, item_embeddings, max_k: int,
-                 uses_token_types: bool = True):
+                 uses_token_types: bool = True, buckets: Buckets | None = None):
         super().__init__(name="textrec_recommender")
         n_users, n_items = len(user_keys), len(item_ids)
         if n_items == 0:
@@ -86,6 +93,14 @@ class RecommenderModule(tf.Module):
         self.tokenizer = tokenizer
         self.encoder = encoder
         self.uses_token_types = bool(uses_token_types)
+        self.compiled_encoder = None
+        if buckets is not None:
+            if buckets.lengths[-1] < tokenizer.max_length:
+                raise ValueError(f"the longest bucket ({buckets.lengths[-1]} tokens) is shorter "
+                                 f"than the tokenizer's max_length ({tokenizer.max_length})")
+            self.compiled_encoder = CompiledEncoder(encoder, buckets, tokenizer.pad_id,
+                                                    uses_token_types)
+        self.warm_up_shapes = [] if buckets is None else buckets.shapes
         # The query tower's layers are tracked (their weights are saved); the tower itself is
         # not, so its raw-id lookup never reaches the export.
         self.query_layers = [layer for layer in (query_tower.text_projection,
@@ -127,6 +142,8 @@ class RecommenderModule(tf.Module):
 
     def _encode(self, ids, mask):
         """Token ids and mask [n, length] -> unit mean-pooled vectors [n, text dim]."""
+        if self.compiled_encoder is not None:
+            return self.compiled_encoder(ids, mask)
         return sentence_vectors(self.encoder, ids, mask, self.uses_token_types)
 
     def _embed_nonblank(self, texts):
@@ -238,6 +255,19 @@ class RecommenderModule(tf.Module):
         return {"history_item_ids": tf.where(keep, history, NO_ITEM),
                 "contributions": tf.where(keep, top_values, tf.constant(-np.inf, tf.float32)),
                 "score": score, "known_user": rows > 0}
+
+    @tf.function(input_signature=[])
+    def warm_up(self):
+        """Run the compiled encoder once on every bucket shape, so that XLA compiles them all
+        now (a server calls this when it loads a version) and not on a user's request. Returns
+        ``shapes`` int32 (how many; 0 when the encoder is not compiled) and ``checksum``, the
+        sum of the vectors (it keeps the calls in the graph)."""
+        total = tf.constant(0.0, tf.float32)
+        for n, length in self.warm_up_shapes:
+            ids = tf.fill([n, length], tf.constant(self.tokenizer.pad_id, tf.int32))
+            vectors = self.compiled_encoder.compiled(ids, tf.ones([n, length], tf.int32))
+            total += tf.reduce_sum(vectors)
+        return {"shapes": tf.constant(len(self.warm_up_shapes), tf.int32), "checksum": total}
 
     def signatures(self) -> dict:
         return {"recommend_user": self.recommend_user, "recommend_text": self.recommend_text,

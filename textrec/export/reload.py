@@ -18,6 +18,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,17 @@ def load_export(path):
     import tensorflow_text  # noqa: F401  (registers FastBertTokenizer's ops before loading)
 
     return tf.saved_model.load(str(version_folder(path)))
+
+
+def warm_up(loaded) -> dict:
+    """Compile a loaded export's XLA encoder on every bucket shape now (its ``warm_up``
+    function), so that no request waits for XLA. Returns ``{"shapes": n, "seconds": s}``;
+    ``shapes`` is 0 for an export whose encoder is not compiled (or that predates
+    ``warm_up``)."""
+    start = time.perf_counter()
+    function = getattr(loaded, "warm_up", None)
+    shapes = int(function()["shapes"].numpy()) if callable(function) else 0
+    return {"shapes": shapes, "seconds": time.perf_counter() - start}
 
 
 def _tensor_inputs(inputs: dict) -> dict:

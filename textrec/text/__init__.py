@@ -3,6 +3,7 @@ fine-tuning the encoder for review sentiment."""
 
 from textrec.text.augment import augment_texts
 from textrec.text.cache import EmbeddingCache, default_cache_path, text_key
+from textrec.text.compiled import Buckets, CompiledEncoder
 from textrec.text.convert import convert_safetensors_to_tf
 from textrec.text.embedding import EmbeddingStats, TextEmbedder
 from textrec.text.encoder import (
@@ -29,6 +30,8 @@ from textrec.text.sentiment_eval import (
 )
 
 __all__ = [
+    "Buckets",
+    "CompiledEncoder",
     "EmbeddingCache",
     "EmbeddingStats",
     "EncoderNotFoundError",

@@ -13,6 +13,7 @@ import dataclasses
 import sqlite3
 import time
 import warnings
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,10 @@ import tensorflow as tf
 
 from textrec import config
 from textrec.text import cache as cache_module
+from textrec.text.compiled import Buckets, CompiledEncoder, sentence_vectors
 from textrec.text.encoder import ResolvedEncoder, load_encoder, resolve_encoder
-from textrec.text.pooling import l2_normalize, mean_pool
 
-PAD_MULTIPLE = 8  # batches are padded to a multiple of this many tokens
+__all__ = ["EmbeddingStats", "TextEmbedder", "sentence_vectors"]
 AUTO_PROGRESS_ABOVE = 1000  # progress=None shows a bar when more texts than this need the model
 _TOKENIZE_CHUNK = 2048
 
@@ -60,20 +61,25 @@ class TextEmbedder:
       batch_size: texts per model call (default: the profile's ``embedding_batch_size``).
       use_cache: read and write the on-disk cache (see :mod:`textrec.text.cache`).
       cache_path: the cache file (default ``config.cache_dir()/embeddings/<name>.sqlite3``).
+      compiled: run the encoder compiled with XLA on bucketed shapes (the default, faster;
+        :mod:`textrec.text.compiled`), or through TensorFlow's graph (``False``). The two agree
+        to about 1e-6.
     """
 
     def __init__(
-        self, encoder=None, *, max_length=None, batch_size=None, use_cache=True, cache_path=None
+        self, encoder=None, *, max_length=None, batch_size=None, use_cache=True, cache_path=None,
+        compiled=True,
     ):
         resolved = encoder if isinstance(encoder, ResolvedEncoder) else resolve_encoder(encoder)
         tokenizer, model = load_encoder(resolved)
         self.resolved = resolved
-        self._setup(tokenizer, model, resolved.name, max_length, batch_size, use_cache, cache_path)
+        self._setup(tokenizer, model, resolved.name, max_length, batch_size, use_cache, cache_path,
+                    compiled)
 
     @classmethod
     def from_model(
         cls, tokenizer, model, name: str, *, max_length=None, batch_size=None, use_cache=True,
-        cache_path=None,
+        cache_path=None, compiled=True,
     ) -> "TextEmbedder":
         """An embedder around an already loaded (e.g. fine-tuned) tokenizer and TF model.
 
@@ -81,10 +87,12 @@ class TextEmbedder:
         """
         embedder = cls.__new__(cls)
         embedder.resolved = None
-        embedder._setup(tokenizer, model, name, max_length, batch_size, use_cache, cache_path)
+        embedder._setup(tokenizer, model, name, max_length, batch_size, use_cache, cache_path,
+                        compiled)
         return embedder
 
-    def _setup(self, tokenizer, model, name, max_length, batch_size, use_cache, cache_path):
+    def _setup(self, tokenizer, model, name, max_length, batch_size, use_cache, cache_path,
+               compiled):
         profile = config.get_profile()
         self.tokenizer, self.model, self.name = tokenizer, model, name
         self.dim = int(model.config.hidden_size)
@@ -96,11 +104,14 @@ class TextEmbedder:
         self._cache = None  # opened on first use
         self.last_stats = EmbeddingStats()
         self._uses_token_types = "token_type_ids" in getattr(tokenizer, "model_input_names", [])
-        spec = tf.TensorSpec([None, None], tf.int32)
-        # One trace serves every batch: both dimensions are left unknown.
-        self._encode = tf.function(
-            self._encode_batch, input_signature=[spec, spec], reduce_retracing=True
-        )
+        self.pad_id = int(tokenizer.pad_token_id or 0)
+        self.compiled = bool(compiled)
+        if not self.compiled:
+            spec = tf.TensorSpec([None, None], tf.int32)
+            # One trace serves every batch: both dimensions are left unknown.
+            self._encode = tf.function(
+                self._encode_batch, input_signature=[spec, spec], reduce_retracing=True
+            )
 
     def _check_max_length(self, max_length) -> int:
         max_length = int(max_length)
@@ -121,8 +132,11 @@ class TextEmbedder:
         tokens, scaled to unit length. Only the first ``max_length`` tokens (special tokens
         included) are read; longer texts are truncated and counted in ``last_stats``. Texts in
         the cache are not embedded again; repeated texts are embedded once. The rest are sorted
-        by length and batched, each batch padded only to its longest text (rounded up to a
-        multiple of 8). ``progress``: True/False, or None to show a bar above 1,000 texts.
+        by length and batched; each batch runs through the XLA-compiled encoder padded to the
+        next bucket shape at or above its size and longest text (``compiled=True``, the
+        default; :mod:`textrec.text.compiled`), or through TensorFlow's graph padded to its
+        longest text (``compiled=False``). ``progress``: True/False, or None to show a bar
+        above 1,000 texts.
         """
         start = time.perf_counter()
         texts = _as_text_list(texts)
@@ -164,17 +178,11 @@ class TextEmbedder:
         order = np.argsort(-lengths, kind="stable")  # longest first: the slowest batches show early
         vectors = np.zeros((len(texts), self.dim), np.float32)
         bar = _progress_bar(len(texts), self.name) if show_progress else None
-        pad_id = self.tokenizer.pad_token_id or 0
+        encoder = self.compiled_encoder(max_length, batch_size) if self.compiled else None
         for start in range(0, len(order), batch_size):
             rows = order[start : start + batch_size]
-            longest = int(lengths[rows].max())
-            width = min(-(-longest // PAD_MULTIPLE) * PAD_MULTIPLE, self.max_positions)
-            input_ids = np.full((len(rows), width), pad_id, np.int32)
-            mask = np.zeros((len(rows), width), np.int32)
-            for i, row in enumerate(rows):
-                input_ids[i, : lengths[row]] = ids[row]
-                mask[i, : lengths[row]] = 1
-            vectors[rows] = self._encode(tf.constant(input_ids), tf.constant(mask)).numpy()
+            input_ids, mask = self._padded_batch([ids[row] for row in rows], encoder)
+            vectors[rows] = self._encode_padded(input_ids, mask, encoder)[: len(rows)]
             batch_keys = [keys[row] for row in rows]
             self._cache_call("put_many", batch_keys, vectors[rows], truncated[rows], max_length)
             if bar is not None:
@@ -182,6 +190,33 @@ class TextEmbedder:
         if bar is not None:
             bar.close()
         return vectors, truncated
+
+    def compiled_encoder(self, max_length=None, batch_size=None) -> CompiledEncoder:
+        """The XLA-compiled encoder this embedder runs for texts of at most ``max_length``
+        tokens in batches of ``batch_size`` (defaults: the embedder's), shared in the process
+        (see :mod:`textrec.text.compiled`)."""
+        buckets = Buckets.for_length(max_length or self.max_length, batch_size or self.batch_size)
+        return shared_compiled_encoder(self.model, buckets, self.pad_id, self._uses_token_types)
+
+    def _padded_batch(self, rows, encoder):
+        """Token id lists -> (ids, mask) int32, padded to the batch's longest text: with the
+        compiled ``encoder``, to its bucket shape (more texts and tokens, all masked out)."""
+        longest = max(len(row) for row in rows)
+        if encoder is not None:
+            n, width = encoder.buckets.padded(len(rows), longest)
+        else:
+            n, width = len(rows), min(-(-longest // 8) * 8, self.max_positions)
+        input_ids = np.full((n, width), self.pad_id, np.int32)
+        mask = np.zeros((n, width), np.int32)
+        for i, row in enumerate(rows):
+            input_ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        return input_ids, mask
+
+    def _encode_padded(self, input_ids, mask, encoder) -> np.ndarray:
+        if encoder is None:
+            return self._encode(tf.constant(input_ids), tf.constant(mask)).numpy()
+        return encoder.compiled(tf.constant(input_ids), tf.constant(mask)).numpy()
 
     def _cache_call(self, method: str, *args):
         """Call the cache when it is on; on a database error warn, turn it off and go on."""
@@ -213,20 +248,18 @@ class TextEmbedder:
         return ids, np.asarray(truncated, bool)
 
 
-def sentence_vectors(model, input_ids, attention_mask, uses_token_types: bool = True):
-    """The encoder's unit sentence vectors: its last hidden states mean-pooled over the real
-    tokens and scaled to unit length.
+_SHARED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-    ``input_ids`` and ``attention_mask``: [batch size, padded length]; returns float32
-    [batch size, hidden size]. ``uses_token_types``: also pass ``token_type_ids`` (zeros), as
-    BERT models expect. The embedder and the exported serving graph both call this, so the two
-    compute the same vectors.
-    """
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if uses_token_types:
-        inputs["token_type_ids"] = tf.zeros_like(input_ids)
-    hidden = model(inputs, training=False).last_hidden_state
-    return l2_normalize(mean_pool(tf.cast(hidden, tf.float32), attention_mask))
+
+def shared_compiled_encoder(model, buckets: Buckets, pad_id: int,
+                            uses_token_types: bool) -> CompiledEncoder:
+    """One :class:`CompiledEncoder` per model and settings in this process, so that embedders
+    of the same model share what XLA has compiled."""
+    per_model = _SHARED.setdefault(model, {})
+    key = (buckets, int(pad_id), bool(uses_token_types))
+    if key not in per_model:
+        per_model[key] = CompiledEncoder(model, buckets, pad_id, uses_token_types)
+    return per_model[key]
 
 
 def _as_text_list(texts) -> list[str]:
