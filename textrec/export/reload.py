@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +44,27 @@ def version_folder(path) -> Path:
     return path / str(versions[-1])
 
 
-def load_export(path):
-    """The reloaded SavedModel of ``path`` (see :func:`version_folder`)."""
+_LOADED: "weakref.WeakValueDictionary" = weakref.WeakValueDictionary()
+
+
+def load_export(path, shared: bool = True):
+    """The reloaded SavedModel of ``path`` (see :func:`version_folder`).
+
+    ``shared``: while a loaded copy of the same version (same folder, same ``saved_model.pb``)
+    is alive in this process, return it rather than load another: what XLA compiled for it
+    (:func:`warm_up`) is then compiled for every user of the export, a notebook and the server
+    it starts alike. A loaded export is read-only, so sharing it is safe.
+    """
     import tensorflow_text  # noqa: F401  (registers FastBertTokenizer's ops before loading)
 
-    return tf.saved_model.load(str(version_folder(path)))
+    folder = version_folder(path).resolve()
+    key = (str(folder), (folder / "saved_model.pb").stat().st_mtime_ns)
+    loaded = _LOADED.get(key) if shared else None
+    if loaded is None:
+        loaded = tf.saved_model.load(str(folder))
+        if shared:
+            _LOADED[key] = loaded
+    return loaded
 
 
 def warm_up(loaded) -> dict:
