@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pytest
 
 from textrec import cli
@@ -272,6 +273,72 @@ def test_a_request_not_taken_within_the_queue_timeout_gets_503(batched, users, m
 
 
 # -- pieces -------------------------------------------------------------------------------------
+
+def _toy_signature(signature, arrays):
+    """A NumPy stand-in with the export's shapes: ``text`` [B, T] ("" is no text), ``k`` [B]
+    -> ``words`` [B, max(k)] ("" past a row's k) and ``texts`` [B]; k > 5 is refused."""
+    k = arrays["k"]
+    if k.max() > 5:
+        raise ValueError(f"k must be at most 5, got {k.max()}")
+    joined = [b"+".join(t for t in row if t) for row in arrays["text"]]
+    words = np.array([[row + b"%d" % j if j < own else b"" for j in range(k.max())]
+                      for row, own in zip(joined, k)], dtype=object).reshape(len(k), k.max())
+    return {"words": words, "texts": (arrays["text"] != b"").sum(axis=1)}
+
+
+TOY_PLAN = batching.BatchPlan(True, frozenset({"text"}), frozenset({"words"}), "k")
+
+
+def _toy_request(texts, ks):
+    return {"text": np.array(texts, dtype=object), "k": np.array(ks, np.int32)}
+
+
+def test_the_batcher_alone_answers_each_request_as_a_call_of_its_own():
+    requests = [_toy_request([[b"a"]], [2]), _toy_request([[b"b", b"c", b""], [b"d", b"", b""]],
+                                                          [1, 4]),
+                _toy_request([[b"e", b"f"]], [9]), _toy_request([[b""]], [3])]
+    slots = threading.BoundedSemaphore(1)
+    batcher = batching.RequestBatcher(_toy_signature, {"toy": TOY_PLAN}, slots, window_ms=1)
+    with concurrent.futures.ThreadPoolExecutor(len(requests)) as pool:
+        assert slots.acquire(timeout=TIMEOUT)      # all four queue before the call
+        futures = [pool.submit(batcher.compute, "toy", arrays, TIMEOUT) for arrays in requests]
+        deadline = time.monotonic() + TIMEOUT
+        while batcher.waiting < len(requests) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert batcher.waiting == len(requests)
+        slots.release()
+        for arrays, future in zip(requests, futures):
+            if arrays["k"].max() > 5:       # refused: its own error, not the others'
+                with pytest.raises(ValueError, match="got 9"):
+                    future.result(timeout=TIMEOUT)
+                continue
+            got, alone = future.result(timeout=TIMEOUT), _toy_signature("toy", arrays)
+            assert sorted(got) == sorted(alone)
+            for name in alone:
+                assert got[name].shape == alone[name].shape
+                assert got[name].tolist() == alone[name].tolist()
+    # One batched call of 5 rows failed, then each request ran alone.
+    assert batcher.stats.snapshot() == {"calls": 5, "requests": 8, "rows": 10,
+                                        "largest_batch": 4, "largest_rows": 5, "reruns": 1}
+    batcher.close()
+    with pytest.raises(batching.BatcherClosed):
+        batcher.compute("toy", requests[0], TIMEOUT)
+    assert batcher.join(TIMEOUT) and not batcher.alive
+
+
+def test_concatenate_pads_texts_and_split_cuts_each_request_to_its_own_k():
+    requests = [batching._Request("toy", arrays, len(arrays["k"]), None) for arrays in
+                (_toy_request([[b"a"]], [1]), _toy_request([[b"b", b"c"], [b"d", b""]], [3, 2]))]
+    joined = batching.concatenate(requests, TOY_PLAN)
+    assert joined["text"].tolist() == [[b"a", b""], [b"b", b"c"], [b"d", b""]]
+    assert joined["k"].tolist() == [1, 3, 2]
+    first, second = batching.split(_toy_signature("toy", joined), requests, TOY_PLAN)
+    assert first["words"].tolist() == [[b"a0"]] and first["texts"].tolist() == [1]
+    assert second["words"].tolist() == [[b"b+c0", b"b+c1", b"b+c2"], [b"d0", b"d1", b""]]
+    with pytest.raises(batching._CannotSplit, match="not max"):
+        batching.split({"words": joined["text"]}, requests, TOY_PLAN)   # 2 wide, not 3
+
+
 
 def test_the_batch_plans_of_the_signatures(batched):
     plans = batched.model.batcher._plans
