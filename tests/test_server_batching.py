@@ -226,6 +226,12 @@ def test_a_request_the_graph_refuses_spoils_no_other(batched, solo, users, monke
     assert_answers_equal_solo(solo, bodies, answers)
 
 
+def test_the_start_message_says_whether_requests_are_batched(batched, solo):
+    assert "within 2 ms of each other share one model call (up to 64 rows)" in \
+        server_module.usage(batched.server)
+    assert "no batching" in server_module.usage(solo.server)
+
+
 def test_window_zero_makes_one_call_per_request(solo, users):
     assert solo.model.batcher is None and not solo.model.stats()["batching"]
     bodies = text_bodies(users)

@@ -132,7 +132,14 @@ def usage(server: _Server) -> str:
             f"  status:   curl {url}/v1/models/{model.name}\n"
             f"  metadata: curl {url}/v1/models/{model.name}/metadata\n"
             f"  predict:  curl -X POST {url}/v1/models/{model.name}:predict -d '{body}'\n"
-            + _watching(server.watcher) + "Ctrl-C stops it.")
+            + _watching(server.watcher) + _batching(model) + "Ctrl-C stops it.")
+
+
+def _batching(model: ServedModel) -> str:
+    if model.batcher is None:
+        return "Each request gets a model call of its own (no batching).\n"
+    return (f"Requests of one signature arriving within {model.batch_window_ms:g} ms of each "
+            f"other share one model call (up to {model.max_batch_rows} rows).\n")
 
 
 def _watching(watcher: ModelWatcher) -> str:
