@@ -125,6 +125,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _serve(args) -> int:
     from textrec.export import server
 
@@ -132,7 +139,9 @@ def _serve(args) -> int:
         server.serve_forever(args.export_dir, args.host, args.port, model_name=args.model_name,
                              quiet=args.quiet, max_body_bytes=args.max_body_bytes,
                              read_timeout=args.read_timeout, max_concurrent=args.max_concurrent,
-                             queue_timeout=args.queue_timeout, poll_seconds=args.poll_seconds)
+                             queue_timeout=args.queue_timeout, poll_seconds=args.poll_seconds,
+                             batch_window_ms=args.batch_window_ms,
+                             max_batch_rows=args.max_batch_rows)
     except FileNotFoundError:
         raise
     except OSError as error:   # the port is taken, the host is not this machine's...
@@ -219,6 +228,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--poll-seconds", type=float, default=2.0,
                        help="how often to look for a newer version of the export and serve it "
                             "without a restart (default 2; 0: never)")
+    serve.add_argument("--batch-window-ms", type=_non_negative_float, default=2.0,
+                       help="requests of one signature that arrive within this many milliseconds "
+                            "of the first are computed together in one model call (the encoder "
+                            "runs a batch of texts more efficiently than one text at a time) "
+                            "(default 2; 0: no batching, one call per request)")
+    serve.add_argument("--max-batch-rows", type=_positive_int, default=64,
+                       help="the most rows one batched call gathers; a bigger request runs "
+                            "alone (default 64)")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
     return parser

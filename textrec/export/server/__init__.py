@@ -34,29 +34,44 @@ running and none finished within ``queue_timeout`` seconds, 30 by default; with
 adds to TF Serving's (size and work limits, k, unknown inputs) only make it stricter. The
 listen backlog is 128 connections (socketserver's default of 5 resets bursts of clients).
 
+Batching, as TF Serving's: ``:predict`` requests of one signature that arrive within
+``batch_window_ms`` milliseconds of the first (2 by default) are computed by ONE model call on
+their rows together, up to ``max_batch_rows`` rows (64 by default; a bigger request runs alone),
+since the encoder runs a batch of texts more efficiently than one text at a time. Each
+request gets the answer a call of its own gives: its own rows, cut to its own max(k) (or
+max(n)), ``text`` rows padded with ``""`` (no text) only inside the call; floats may differ in
+their last bits, as they do between batch sizes. If the graph refuses a batched call, its
+requests run again one at a time, so only the bad one gets its 400. Batched calls take the
+``max_concurrent`` slots like any call, and a request not taken into a call within
+``queue_timeout`` seconds gets the 503. ``batch_window_ms=0`` turns batching off (one call per
+request). ``ServedModel.stats()`` counts the calls, requests and rows.
+
 There is no authentication: the server listens on loopback unless told otherwise, and warns then.
 
 The pieces: ``model`` (the export being served), ``request`` (JSON -> arrays, with the checks),
-``response`` (arrays -> JSON), ``errors`` (:class:`RequestError`), ``handler`` (HTTP routing and
-status codes) and ``lifecycle`` (starting and stopping a server).
+``response`` (arrays -> JSON), ``errors`` (:class:`RequestError`), ``batching`` (requests put
+together into one call), ``handler`` (HTTP routing and status codes), ``watcher`` (a newer
+version served without a restart) and ``lifecycle`` (starting and stopping a server).
 """
 
+from textrec.export.server.batching import RequestBatcher
 from textrec.export.server.errors import RequestError
 from textrec.export.server.handler import DRAIN_BYTES, ENDPOINTS, MAX_BODY_BYTES, ROUTES
 from textrec.export.server.lifecycle import (DEFAULT_HOST, DEFAULT_PORT, LISTEN_BACKLOG,
                                              LOOPBACK_HOSTS, READ_TIMEOUT, ServerHandle,
                                              make_server, serve_forever, server_url,
                                              start_server, usage)
-from textrec.export.server.model import (DEFAULT_SIGNATURE, MAX_CONCURRENT, QUEUE_TIMEOUT,
-                                         ServedModel, default_model_name)
+from textrec.export.server.model import (BATCH_WINDOW_MS, DEFAULT_SIGNATURE, MAX_BATCH_ROWS,
+                                         MAX_CONCURRENT, QUEUE_TIMEOUT, ServedModel,
+                                         default_model_name)
 from textrec.export.server.request import SERVER_LIMITS
 from textrec.export.server.response import _json_values as _json_values  # tests use it
 from textrec.export.server.response import to_json
 
 __all__ = [
-    "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SIGNATURE", "DRAIN_BYTES", "ENDPOINTS",
-    "LISTEN_BACKLOG", "LOOPBACK_HOSTS", "MAX_BODY_BYTES", "MAX_CONCURRENT", "QUEUE_TIMEOUT",
-    "READ_TIMEOUT", "ROUTES", "RequestError", "SERVER_LIMITS", "ServedModel", "ServerHandle",
-    "default_model_name", "make_server", "serve_forever", "server_url", "start_server", "to_json",
-    "usage",
+    "BATCH_WINDOW_MS", "DEFAULT_HOST", "DEFAULT_PORT", "DEFAULT_SIGNATURE", "DRAIN_BYTES",
+    "ENDPOINTS", "LISTEN_BACKLOG", "LOOPBACK_HOSTS", "MAX_BATCH_ROWS", "MAX_BODY_BYTES",
+    "MAX_CONCURRENT", "QUEUE_TIMEOUT", "READ_TIMEOUT", "ROUTES", "RequestBatcher", "RequestError",
+    "SERVER_LIMITS", "ServedModel", "ServerHandle", "default_model_name", "make_server",
+    "serve_forever", "server_url", "start_server", "to_json", "usage",
 ]

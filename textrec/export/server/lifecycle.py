@@ -11,7 +11,8 @@ import warnings
 from http.server import ThreadingHTTPServer
 
 from textrec.export.server.handler import MAX_BODY_BYTES, _Handler
-from textrec.export.server.model import MAX_CONCURRENT, QUEUE_TIMEOUT, ServedModel
+from textrec.export.server.model import (BATCH_WINDOW_MS, MAX_BATCH_ROWS, MAX_CONCURRENT,
+                                         QUEUE_TIMEOUT, ServedModel)
 from textrec.export.server.watcher import POLL_SECONDS, ModelWatcher
 
 DEFAULT_HOST = "127.0.0.1"
@@ -52,19 +53,24 @@ def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
                 model_name: str | None = None, quiet: bool = False,
                 max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT,
                 max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
-                poll_seconds: float = POLL_SECONDS) -> _Server:
+                poll_seconds: float = POLL_SECONDS, batch_window_ms: float = BATCH_WINDOW_MS,
+                max_batch_rows: int = MAX_BATCH_ROWS) -> _Server:
     """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port.
 
     ``read_timeout``: seconds a client may stall mid-request (408); ``max_concurrent``: model
     calls run at once; ``queue_timeout``: seconds a request waits for one of them (then 503);
     ``poll_seconds``: how often to look for a newer version of ``<folder>/<name>`` and serve
-    it without a restart (0: never; a version folder given directly is never replaced).
+    it without a restart (0: never; a version folder given directly is never replaced);
+    ``batch_window_ms``: requests of one signature arriving within this many milliseconds of
+    the first share one model call (0: one call per request); ``max_batch_rows``: the most
+    rows such a call gathers.
     """
     if host not in LOOPBACK_HOSTS:
         warnings.warn(f"serving on {host}: this server has no authentication and no TLS; anyone "
                       "who can reach the port can query the model", stacklevel=3)
     watcher = ModelWatcher(export_dir, model_name, poll_seconds=poll_seconds,
-                           max_concurrent=max_concurrent, queue_timeout=queue_timeout)
+                           max_concurrent=max_concurrent, queue_timeout=queue_timeout,
+                           batch_window_ms=batch_window_ms, max_batch_rows=max_batch_rows)
     return _Server((host, port), watcher, quiet, max_body_bytes, read_timeout)
 
 
@@ -126,7 +132,14 @@ def usage(server: _Server) -> str:
             f"  status:   curl {url}/v1/models/{model.name}\n"
             f"  metadata: curl {url}/v1/models/{model.name}/metadata\n"
             f"  predict:  curl -X POST {url}/v1/models/{model.name}:predict -d '{body}'\n"
-            + _watching(server.watcher) + "Ctrl-C stops it.")
+            + _watching(server.watcher) + _batching(model) + "Ctrl-C stops it.")
+
+
+def _batching(model: ServedModel) -> str:
+    if model.batcher is None:
+        return "Each request gets a model call of its own (no batching).\n"
+    return (f"Requests of one signature arriving within {model.batch_window_ms:g} ms of each "
+            f"other share one model call (up to {model.max_batch_rows} rows).\n")
 
 
 def _watching(watcher: ModelWatcher) -> str:

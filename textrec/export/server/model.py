@@ -15,6 +15,9 @@ from tensorflow.core.protobuf import saved_model_pb2
 from textrec.export import card as card_module
 from textrec.export.build import DEFAULT_NAME
 from textrec.export.reload import load_export, version_folder
+from textrec.export.server.batching import (DEFAULT_MAX_BATCH_ROWS, DEFAULT_WINDOW_MS,
+                                            BatcherClosed, CallStats, QueueTimeout,
+                                            RequestBatcher, check_options, plan_for)
 from textrec.export.server.errors import RequestError
 from textrec.export.server.request import (SERVER_LIMITS, _check_batch, _check_limits,
                                            _named_inputs, _request_format, _rows_to_columns,
@@ -24,6 +27,8 @@ from textrec.export.server.response import _columns_response, _json_values, _row
 DEFAULT_SIGNATURE = "serving_default"
 MAX_CONCURRENT = 2        # model calls at once; more requests wait for a free slot
 QUEUE_TIMEOUT = 30.0      # seconds a request waits for a slot before a 503
+BATCH_WINDOW_MS = DEFAULT_WINDOW_MS        # 0: no batching, one call per request
+MAX_BATCH_ROWS = DEFAULT_MAX_BATCH_ROWS
 
 
 def _signature_defs(path: Path) -> dict:
@@ -59,12 +64,23 @@ class ServedModel:
       max_concurrent: model calls that run at once; a request waits for a free slot at most
         ``queue_timeout`` seconds, then gets 503. With the per-request work limits
         (``limits``), one client cannot hold the model for long, nor all of it.
+      batch_window_ms: requests of one signature arriving within this many milliseconds of
+        the first are computed by one call (:mod:`textrec.export.server.batching`); 0: one
+        call per request.
+      max_batch_rows: the most rows one batched call gathers (a bigger request runs alone).
+
+    :meth:`close` stops the batching threads once the requests waiting for them are answered
+    (the watcher closes a version it replaced); :meth:`stats` counts the calls made.
     """
 
     def __init__(self, export_dir, model_name: str | None = None, *,
-                 max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT):
+                 max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
+                 batch_window_ms: float = BATCH_WINDOW_MS,
+                 max_batch_rows: int = MAX_BATCH_ROWS):
         if int(max_concurrent) < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
+        self.batch_window_ms, self.max_batch_rows = check_options(batch_window_ms,
+                                                                  max_batch_rows)
         self.path = version_folder(export_dir)
         self.card = card_module.read_card(self.path)
         self.name = model_name or default_model_name(self.path, self.card)
@@ -75,6 +91,31 @@ class ServedModel:
         self.work_slots = threading.BoundedSemaphore(self.max_concurrent)
         self.loaded = load_export(self.path)
         self.signature_defs = _signature_defs(self.path)
+        self._dtypes = {name: {key: tf.dtypes.as_dtype(info.dtype)
+                               for key, info in self.signature_defs[name].inputs.items()}
+                        for name in self.loaded.signatures}
+        self.call_stats = CallStats()
+        self.batcher = None
+        if self.batch_window_ms > 0:
+            plans = {name: plan_for(self.signature_defs[name]) for name in self.loaded.signatures}
+            self.batcher = RequestBatcher(
+                self._run, plans, self.work_slots, window_ms=self.batch_window_ms,
+                max_batch_rows=self.max_batch_rows, workers=self.max_concurrent,
+                stats=self.call_stats, name=f"textrec-batch-{self.name}-{self.version}")
+
+    def close(self, timeout: float = 0.0) -> bool:
+        """Stop batching: the requests already waiting are computed, later ones run alone, the
+        batching threads exit. Waits up to ``timeout`` seconds for them; True once they have."""
+        if self.batcher is None:
+            return True
+        self.batcher.close()
+        return self.batcher.join(timeout) if timeout > 0 else not self.batcher.alive
+
+    def stats(self) -> dict:
+        """Signature calls made so far (see :class:`~textrec.export.server.batching.CallStats`)
+        and the requests waiting now for a batched call."""
+        return {**self.call_stats.snapshot(), "batching": self.batcher is not None,
+                "waiting": self.batcher.waiting if self.batcher is not None else 0}
 
     def inputs(self, signature: str) -> dict:
         """``{input name: (dtype, rank)}`` of a signature (400 when it does not exist)."""
@@ -125,26 +166,43 @@ class ServedModel:
                   for name, value in columns.items()}
         _check_batch(arrays)
         _check_limits(arrays, self.limits)
-        outputs = self._call(signature, {name: tf.constant(array, specs[name][0])
-                                         for name, array in arrays.items()})
-        plain = {name: _json_values(name, tensor.numpy()) for name, tensor in outputs.items()}
+        outputs = self._call(signature, arrays)
+        plain = {name: _json_values(name, array) for name, array in outputs.items()}
         return _rows_response(plain) if row_format else _columns_response(plain)
 
-
-    def _call(self, signature: str, tensors: dict) -> dict:
-        """The signature on ``tensors`` in one of the ``max_concurrent`` slots (503 when none
-        frees up within ``queue_timeout`` seconds)."""
-        if not self.work_slots.acquire(timeout=self.queue_timeout):
-            raise RequestError(503, f"the server is busy: {self.max_concurrent} requests are "
-                                    f"being computed and none finished within "
-                                    f"{self.queue_timeout:g} s; retry later",
-                               {"Retry-After": "1"})
+    def _call(self, signature: str, arrays: dict) -> dict:
+        """The signature's outputs (NumPy arrays) for one request's input arrays, computed in
+        one of the ``max_concurrent`` slots, batched with other requests unless batching is off
+        (503 when no slot takes it within ``queue_timeout`` seconds)."""
         try:
-            return self.loaded.signatures[signature](**tensors)
+            if self.batcher is not None:
+                try:
+                    return self.batcher.compute(signature, arrays, timeout=self.queue_timeout)
+                except BatcherClosed:     # replaced by a newer version meanwhile: run alone
+                    pass
+                except QueueTimeout:
+                    raise self._busy() from None
+            if not self.work_slots.acquire(timeout=self.queue_timeout):
+                raise self._busy()
+            try:
+                self.call_stats.record(1, max(len(array) for array in arrays.values()))
+                return self._run(signature, arrays)
+            finally:
+                self.work_slots.release()
         except tf.errors.InvalidArgumentError as error:
             raise RequestError(400, _graph_error(error.message)) from error
-        finally:
-            self.work_slots.release()
+
+    def _run(self, signature: str, arrays: dict) -> dict:
+        """One call of the signature: input arrays -> output arrays."""
+        dtypes = self._dtypes[signature]
+        outputs = self.loaded.signatures[signature](
+            **{name: tf.constant(array, dtypes[name]) for name, array in arrays.items()})
+        return {name: tensor.numpy() for name, tensor in outputs.items()}
+
+    def _busy(self) -> RequestError:
+        return RequestError(503, f"the server is busy: {self.max_concurrent} requests are "
+                                 f"being computed and none finished within "
+                                 f"{self.queue_timeout:g} s; retry later", {"Retry-After": "1"})
 
 
 def _graph_error(message: str) -> str:

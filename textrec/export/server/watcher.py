@@ -5,7 +5,8 @@ at ``<folder>/<name>`` (not at one version's folder), a background thread looks 
 ``poll_seconds`` for a newer version that is complete (its ``saved_model.pb`` and its model
 card, which ``export_recommender`` writes last), loads it beside the current one and then
 swaps: requests already running finish on the old version, the next ones get the new one. A
-version that fails to load is reported once and skipped; the current one keeps serving.
+version that fails to load is reported once and skipped; the current one keeps serving. The old
+version is closed: its batching threads answer the requests waiting for them, then exit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textrec.export.card import CARD_JSON
 from textrec.export.server.model import ServedModel
 
 POLL_SECONDS = 2.0
+STOP_TIMEOUT = 10.0   # seconds stop() waits for the batching threads to answer what waits
 
 
 def ready_versions(root: Path) -> list[int]:
@@ -65,7 +67,9 @@ class ModelWatcher:
                      f"({type(error).__name__}: {error}); still serving version "
                      f"{self.current.version}")
             return False
-        previous, self.current = self.current.version, model
+        previous_model, self.current = self.current, model
+        previous = previous_model.version
+        previous_model.close()   # its waiting requests are still answered
         self.log(f"textrec serve: now serving version {version} of {self.name!r} "
                  f"(was {previous})")
         return True
@@ -74,6 +78,7 @@ class ModelWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=max(1.0, 2 * self.poll_seconds))
+        self.current.close(timeout=STOP_TIMEOUT)
 
     def _watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
