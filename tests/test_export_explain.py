@@ -65,7 +65,8 @@ def test_textrec_serve_answers_explain_in_the_rest_format(trained_export, loaded
     item = str(trained_export.item_text.ids[0])
     expected = export.call_signature(loaded, "explain", user_id=users, item_id=[item, item],
                                      n=[2, 2])
-    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True)
+    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                         warm_up=False)
     try:
         body = {"signature_name": "explain",
                 "instances": [{"user_id": u, "item_id": item, "n": 2} for u in users]}

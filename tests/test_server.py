@@ -25,7 +25,8 @@ PREDICT = "/v1/models/textrec:predict"
 
 @pytest.fixture(scope="module")
 def server(trained_export):
-    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True)
+    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                         warm_up=False)
     yield handle
     handle.stop()
 

@@ -36,6 +36,7 @@ TEXTS = ["bright strings that stay in tune", "this pedal hums", "great value for
 def batched(trained_export):
     """A server that batches (the default window, 2 ms)."""
     handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                        warm_up=False,
                                         queue_timeout=TIMEOUT, poll_seconds=0)
     yield handle
     handle.stop()
@@ -45,6 +46,7 @@ def batched(trained_export):
 def solo(trained_export):
     """The same export, one model call per request."""
     handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                        warm_up=False,
                                         queue_timeout=TIMEOUT, poll_seconds=0, batch_window_ms=0)
     yield handle
     handle.stop()
@@ -244,7 +246,7 @@ def test_window_zero_makes_one_call_per_request(solo, users):
 
 
 def test_rows_per_call_are_capped_and_a_bigger_request_runs_alone(trained_export, solo, users):
-    with server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+    with server_module.start_server(trained_export.path.parent, port=0, quiet=True, warm_up=False,
                                     queue_timeout=TIMEOUT, poll_seconds=0, batch_window_ms=5,
                                     max_batch_rows=4) as handle:
         model = handle.model
@@ -410,7 +412,7 @@ def test_a_replaced_version_answers_its_waiting_requests_and_its_threads_exit(tr
     shutil.copytree(trained_export.path, root / "1", copy_function=os.link)
     body = {"signature_name": "recommend_user", "instances": [{"user_id": users[0], "k": 4}]}
     threads_before = len(_batch_threads())
-    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0,
+    with server_module.start_server(root, port=0, quiet=True, warm_up=False, poll_seconds=0,
                                     queue_timeout=TIMEOUT) as handle:
         handle.server.watcher.log = lambda line: None
         expected = post(handle, body)

@@ -22,7 +22,8 @@ SOCKET_TIMEOUT = 60
 
 @pytest.fixture(scope="module")
 def server(trained_export):
-    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True)
+    handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                         warm_up=False)
     yield handle
     handle.stop()
 
@@ -255,6 +256,7 @@ def test_server_options_reach_the_server(trained_export):
     with pytest.raises(ValueError, match="max_concurrent must be at least 1"):
         server_module.make_server(trained_export.path.parent, port=0, max_concurrent=0)
     handle = server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                        warm_up=False,
                                         read_timeout=5, max_concurrent=3, queue_timeout=7)
     with handle:
         assert (handle.server.read_timeout, handle.model.max_concurrent,

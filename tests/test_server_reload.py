@@ -54,7 +54,8 @@ def test_the_card_gives_the_data_window(trained_export):
 
 
 def test_a_new_version_is_served_without_a_restart(root):
-    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0) as handle:
+    with server_module.start_server(root, port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0) as handle:
         assert _served_version(handle) == "1"
         before = _predict(handle)
         # An unfinished copy (no model card yet, as while export_recommender writes) is left
@@ -69,7 +70,8 @@ def test_a_new_version_is_served_without_a_restart(root):
 
 def test_a_broken_version_is_reported_and_the_current_one_keeps_serving(root):
     lines = []
-    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0) as handle:
+    with server_module.start_server(root, port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0) as handle:
         handle.server.watcher.log = lines.append
         (root / "7").mkdir()
         (root / "7" / "saved_model.pb").write_bytes(b"not a SavedModel")
@@ -81,7 +83,8 @@ def test_a_broken_version_is_reported_and_the_current_one_keeps_serving(root):
 
 
 def test_the_watching_thread_swaps_by_itself(root):
-    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0.2) as handle:
+    with server_module.start_server(root, port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0.2) as handle:
         handle.server.watcher.log = lambda line: None
         shutil.copytree(root / "1", root / "3")
         deadline = time.monotonic() + 120  # loading takes seconds; a busy machine, more
@@ -91,7 +94,26 @@ def test_the_watching_thread_swaps_by_itself(root):
 
 
 def test_a_version_folder_given_directly_stays(root):
-    with server_module.start_server(root / "1", port=0, quiet=True, poll_seconds=0.2) as handle:
+    with server_module.start_server(root / "1", port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0.2) as handle:
         assert handle.server.watcher.pinned and handle.server.watcher._thread is None
         shutil.copytree(root / "1", root / "2")
         assert not handle.server.watcher.poll_once() and _served_version(handle) == "1"
+
+
+def test_each_version_is_warmed_up_before_it_is_served(root):
+    """At start and before a swap, the XLA encoder is compiled on every bucket shape, so no
+    request waits for the compiler; what it took is said."""
+    buckets = export.read_card(root / "1")["model"]["compiled_encoder"]
+    shapes = len(buckets["lengths"]) * len(buckets["batch_sizes"])
+    lines = []
+    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0) as handle:
+        assert handle.model.warm["shapes"] == shapes and not handle.model.warm.get("skipped")
+        assert f"compiled for {shapes} input shapes" in server_module.lifecycle.usage(
+            handle.server)
+        handle.server.watcher.log = lines.append
+        shutil.copytree(root / "1", root / "2")
+        assert handle.server.watcher.poll_once()
+        assert handle.model.version == 2 and handle.model.warm["shapes"] == shapes
+        assert len(lines) == 1 and f"encoder compiled for {shapes} shapes" in lines[0]
+        assert _predict(handle)["predictions"]

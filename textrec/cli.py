@@ -141,7 +141,8 @@ def _serve(args) -> int:
                              read_timeout=args.read_timeout, max_concurrent=args.max_concurrent,
                              queue_timeout=args.queue_timeout, poll_seconds=args.poll_seconds,
                              batch_window_ms=args.batch_window_ms,
-                             max_batch_rows=args.max_batch_rows)
+                             max_batch_rows=args.max_batch_rows,
+                             warm_up=not args.no_warm_up)
     except FileNotFoundError:
         raise
     except OSError as error:   # the port is taken, the host is not this machine's...
@@ -236,6 +237,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-batch-rows", type=_positive_int, default=64,
                        help="the most rows one batched call gathers; a bigger request runs "
                             "alone (default 64)")
+    serve.add_argument("--no-warm-up", action="store_true",
+                       help="serve at once, without compiling the XLA encoder on every bucket "
+                            "shape first (each shape then compiles, about a second, on the "
+                            "first request that needs it)")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
     return parser

@@ -46,6 +46,13 @@ requests run again one at a time, so only the bad one gets its 400. Batched call
 ``queue_timeout`` seconds gets the 503. ``batch_window_ms=0`` turns batching off (one call per
 request). ``ServedModel.stats()`` counts the calls, requests and rows.
 
+Warm-up: before it serves a version (at start, and before a newer version replaces the
+current one) the server compiles the export's XLA encoder on every bucket shape
+(``textrec.export.warm_up``; about a second a shape on a small CPU), so that no request waits
+for the compiler; the start message says how long loading and compiling took.
+``warm_up=False`` (``textrec serve --no-warm-up``) serves at once, and each shape then compiles
+on the first request that needs it.
+
 There is no authentication: the server listens on loopback unless told otherwise, and warns then.
 
 The pieces: ``model`` (the export being served), ``request`` (JSON -> arrays, with the checks),

@@ -54,7 +54,7 @@ def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
                 max_body_bytes: int = MAX_BODY_BYTES, read_timeout: float = READ_TIMEOUT,
                 max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
                 poll_seconds: float = POLL_SECONDS, batch_window_ms: float = BATCH_WINDOW_MS,
-                max_batch_rows: int = MAX_BATCH_ROWS) -> _Server:
+                max_batch_rows: int = MAX_BATCH_ROWS, warm_up: bool = True) -> _Server:
     """Load the export and bind (not yet serve) an HTTP server; ``port=0`` picks a free port.
 
     ``read_timeout``: seconds a client may stall mid-request (408); ``max_concurrent``: model
@@ -63,14 +63,16 @@ def make_server(export_dir, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, 
     it without a restart (0: never; a version folder given directly is never replaced);
     ``batch_window_ms``: requests of one signature arriving within this many milliseconds of
     the first share one model call (0: one call per request); ``max_batch_rows``: the most
-    rows such a call gathers.
+    rows such a call gathers; ``warm_up``: compile the XLA encoder on every bucket shape
+    before serving a version (at start and before a newer version replaces the current one).
     """
     if host not in LOOPBACK_HOSTS:
         warnings.warn(f"serving on {host}: this server has no authentication and no TLS; anyone "
                       "who can reach the port can query the model", stacklevel=3)
     watcher = ModelWatcher(export_dir, model_name, poll_seconds=poll_seconds,
                            max_concurrent=max_concurrent, queue_timeout=queue_timeout,
-                           batch_window_ms=batch_window_ms, max_batch_rows=max_batch_rows)
+                           batch_window_ms=batch_window_ms, max_batch_rows=max_batch_rows,
+                           warm_up=warm_up)
     return _Server((host, port), watcher, quiet, max_body_bytes, read_timeout)
 
 
@@ -132,7 +134,19 @@ def usage(server: _Server) -> str:
             f"  status:   curl {url}/v1/models/{model.name}\n"
             f"  metadata: curl {url}/v1/models/{model.name}/metadata\n"
             f"  predict:  curl -X POST {url}/v1/models/{model.name}:predict -d '{body}'\n"
-            + _watching(server.watcher) + _batching(model) + "Ctrl-C stops it.")
+            + _ready(model) + _watching(server.watcher) + _batching(model) + "Ctrl-C stops it.")
+
+
+def _ready(model: ServedModel) -> str:
+    warm = model.warm
+    if warm.get("skipped"):
+        compiled = "the encoder compiles each new input shape on its first request (--no-warm-up)"
+    elif warm["shapes"]:
+        compiled = (f"the encoder compiled for {warm['shapes']} input shapes in "
+                    f"{warm['seconds']:.1f} s")
+    else:
+        compiled = "the encoder is not compiled (nothing to warm up)"
+    return f"Loaded in {model.load_seconds:.1f} s; {compiled}.\n"
 
 
 def _batching(model: ServedModel) -> str:

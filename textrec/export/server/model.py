@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from pathlib import Path
 
 import tensorflow as tf
@@ -15,6 +16,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from textrec.export import card as card_module
 from textrec.export.build import DEFAULT_NAME
 from textrec.export.reload import load_export, version_folder
+from textrec.export.reload import warm_up as warm_up_export
 from textrec.export.server.batching import (DEFAULT_MAX_BATCH_ROWS, DEFAULT_WINDOW_MS,
                                             BatcherClosed, CallStats, QueueTimeout,
                                             RequestBatcher, check_options, plan_for)
@@ -68,6 +70,9 @@ class ServedModel:
         the first are computed by one call (:mod:`textrec.export.server.batching`); 0: one
         call per request.
       max_batch_rows: the most rows one batched call gathers (a bigger request runs alone).
+      warm_up: compile the export's XLA encoder on every bucket shape before serving
+        (``textrec.export.warm_up``), so that no request waits for the compiler;
+        ``load_seconds`` and ``warm`` say what loading and warming took.
 
     :meth:`close` stops the batching threads once the requests waiting for them are answered
     (the watcher closes a version it replaced); :meth:`stats` counts the calls made.
@@ -76,7 +81,7 @@ class ServedModel:
     def __init__(self, export_dir, model_name: str | None = None, *,
                  max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
                  batch_window_ms: float = BATCH_WINDOW_MS,
-                 max_batch_rows: int = MAX_BATCH_ROWS):
+                 max_batch_rows: int = MAX_BATCH_ROWS, warm_up: bool = True):
         if int(max_concurrent) < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self.batch_window_ms, self.max_batch_rows = check_options(batch_window_ms,
@@ -89,7 +94,11 @@ class ServedModel:
         self.limits = {**card_module.LIMITS, **SERVER_LIMITS, **self.card.get("limits", {})}
         self.max_concurrent, self.queue_timeout = int(max_concurrent), float(queue_timeout)
         self.work_slots = threading.BoundedSemaphore(self.max_concurrent)
+        started = time.perf_counter()
         self.loaded = load_export(self.path)
+        self.load_seconds = time.perf_counter() - started
+        self.warm = (warm_up_export(self.loaded) if warm_up
+                     else {"shapes": 0, "seconds": 0.0, "skipped": True})
         self.signature_defs = _signature_defs(self.path)
         self._dtypes = {name: {key: tf.dtypes.as_dtype(info.dtype)
                                for key, info in self.signature_defs[name].inputs.items()}

@@ -71,7 +71,8 @@ class ModelWatcher:
         previous = previous_model.version
         previous_model.close()   # its waiting requests are still answered
         self.log(f"textrec serve: now serving version {version} of {self.name!r} "
-                 f"(was {previous})")
+                 f"(was {previous}; loaded in {model.load_seconds:.1f} s, encoder compiled for "
+                 f"{model.warm['shapes']} shapes in {model.warm['seconds']:.1f} s)")
         return True
 
     def stop(self) -> None:
