@@ -87,3 +87,36 @@ def test_embedders_of_one_model_share_the_compiled_encoder(encoder_parts):
                                          use_cache=False)
     assert other.compiled_encoder() is embedder.compiled_encoder()
     assert embedder.compiled_encoder(max_length=64) is not embedder.compiled_encoder()
+
+
+def test_bfloat16_products_stay_within_1e_4_of_float32(encoder_parts):
+    model, pad_id = encoder_parts
+    buckets = compiled.Buckets.for_length(48, 8)
+    exact = compiled.CompiledEncoder(model, buckets, pad_id)
+    fast = compiled.CompiledEncoder(model, buckets, pad_id, precision="bfloat16")
+    ids, mask = _random_batch(np.random.default_rng(2), 5, 40)
+    cosines = np.sum(exact(ids, mask).numpy() * fast(ids, mask).numpy(), axis=1)
+    assert np.all(cosines > 0.9995) and np.median(cosines) > 0.9999
+
+
+def test_bfloat16_embedder_caches_apart_and_refuses_what_it_cannot_run(tmp_path, encoder_parts):
+    embedder = text.TextEmbedder(cache_path=tmp_path / "f32.sqlite3")
+    fast = text.TextEmbedder.from_model(embedder.tokenizer, embedder.model, embedder.name,
+                                        precision="bfloat16")
+    assert fast.name == f"{embedder.name}-bfloat16"
+    assert fast.cache_path == text.default_cache_path(f"{embedder.name}-bfloat16")
+    assert fast.cache_path != text.default_cache_path(embedder.name)
+    texts = ["warm tone, stays in tune", "the strap broke after a week"]
+    assert np.all(np.sum(fast.embed(texts) * embedder.embed(texts), axis=1) > 0.9995)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        text.TextEmbedder.from_model(embedder.tokenizer, embedder.model, "x", precision="fp8")
+    with pytest.raises(ValueError, match="needs compiled=True"):
+        text.TextEmbedder.from_model(embedder.tokenizer, embedder.model, "x", compiled=False,
+                                     precision="bfloat16")
+
+    class NotBert:
+        config = type("Config", (), {"model_type": "roberta", "hidden_size": 8})()
+
+    with pytest.raises(ValueError, match="BERT encoder"):
+        compiled.CompiledEncoder(NotBert(), compiled.Buckets.for_length(16, 2),
+                                 precision="bfloat16")
