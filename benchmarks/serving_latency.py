@@ -865,8 +865,10 @@ def concurrent_part(args, setup: dict) -> dict:
         "alternative: the standard library's `ThreadingHTTPServer` (a thread per request), "
         f"{args.alternative_slots} sentence-transformers models (as many as `textrec serve` "
         "runs model calls at once by default; each request takes one, so no two threads share "
-        "a tokenizer), one `encode` call per request, then the NumPy query tower and top-k, as "
-        "a straightforward server would. Start to first answer: from starting the process to "
+        "a tokenizer), PyTorch threads "
+        f"{args.torch_threads or 'default'} (`--torch-threads`), one `encode` call per request, "
+        "then the NumPy query tower and top-k, as a straightforward server would. Start to "
+        "first answer: from starting the process to "
         "the first 200 answer to a `:predict` request (imports, loading, any warm-up).",
         "",
     ]
@@ -935,8 +937,8 @@ def embed_part(args, setup: dict, alternative, reason: str) -> dict:
         "in the benchmark's process; sentence-transformers: `SentenceTransformer.encode(texts, "
         f"batch_size={args.embed_batch_size}, normalize_embeddings=True)` in its worker process. "
         "One warm-up pass each (its time shown: graph building or compilation), then "
-        f"{args.embed_repeats} timed passes each, in turns, the order rotated; texts/s from the "
-        "median pass.",
+        f"{args.embed_repeats} timed pass{'es' if args.embed_repeats != 1 else ''} each, in "
+        "turns, the order rotated; texts/s from the median pass.",
         "",
         markdown_table(rows, list(rows[0])),
         "",
@@ -1050,7 +1052,8 @@ def markdown_report(results: dict, note: str) -> str:
     lines += ["", "## Aims (issue #18)", ""]
     for aim in results["aims"]:
         verdict = {True: "met", False: "not met", None: "not measured"}[aim["met"]]
-        lines.append(f"* {aim['aim']}: **{verdict}** ({aim['figures']})")
+        figures = f" ({aim['figures']})" if aim["met"] is not None else ""
+        lines.append(f"* {aim['aim']}: **{verdict}**{figures}")
     lines.append("")
     for part in PARTS:
         got = results.get(part)
