@@ -3,7 +3,7 @@
     python benchmarks/serving_latency.py [--data PATH] [--calls 200] [--batches 20]
         [--batch-size 64] [--k 10] [--epochs 1] [--alternative-python PYTHON]
         [--clients 8] [--concurrent-requests 25] [--concurrent-rounds 3]
-        [--serve-args "..."] [--alternative-slots 2]
+        [--serve-args "..."] [--variant-serve-args "..."] [--alternative-slots 2]
         [--embed-texts 2000] [--embed-repeats 2] [--embed-batch-size 64]
         [--skip-single] [--skip-concurrent] [--skip-embed] [--quick] [--no-merge]
         [--xla-encoder] [--tf-threads N] [--tf-inter-threads N] [--torch-threads N]
@@ -78,9 +78,11 @@ Concurrent load: ``textrec serve`` runs as ``python -m textrec.cli serve MODEL_F
 tree's ``textrec``; the alternative's server (this script with ``--alternative-server`` under
 ``--alternative-python``) is the standard library's ``ThreadingHTTPServer`` answering the same
 ``:predict`` body with the same JSON shape, ``--alternative-slots`` SentenceTransformer models,
-one ``encode`` call per request. Each client sends real test-split texts, one per request, each
-on a new connection; both servers get the same texts; their top-k ids are compared text by text.
-Start to first answer: from starting a server's process to its first 200 answer.
+one ``encode`` call per request. ``--variant-serve-args "..."`` adds the same export under
+``textrec serve`` with other flags as a third side in the same turns (e.g. batching off), shown
+beside the export, counting for no aim. Each client sends real test-split texts, one per
+request, each on a new connection; both servers get the same texts; their top-k ids are compared
+text by text. Start to first answer: from starting a server's process to its first 200 answer.
 
 Embedding: ``TextEmbedder(max_length=..., use_cache=False).embed(texts, progress=False)`` in this
 process against ``SentenceTransformer.encode(texts, batch_size=64, normalize_embeddings=True)``
@@ -97,6 +99,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -539,7 +542,7 @@ def shown_arguments(argv) -> str:
         elif argument.startswith("--note="):
             shown.append('--note "..."')
         else:
-            shown.append(argument)
+            shown.append(shlex.quote(argument))
     return " ".join(shown)
 
 
@@ -585,6 +588,10 @@ def parse_args(argv=None):
                       help="rounds: each server takes one turn per round")
     load.add_argument("--serve-args", default="",
                       help="more arguments for `textrec serve` (e.g. its batching flags)")
+    load.add_argument("--variant-serve-args",
+                      help="also serve the export with these `textrec serve` flags instead of "
+                           "--serve-args, as a third side in the same turns (e.g. batching off: "
+                           "\"--batch-window-ms 0\"; \"\": the server's defaults)")
     load.add_argument("--alternative-slots", type=int, default=2,
                       help="models in the alternative's server, each serving one request at a "
                            "time (default 2, as textrec serve's --max-concurrent)")
@@ -784,8 +791,6 @@ def alternative_python(args) -> tuple[str | None, str]:
 def concurrent_part(args, setup: dict) -> dict:
     """``--clients`` clients over HTTP against ``textrec serve`` and the alternative's server,
     each in its own process, in turns (see serving_parts.concurrent_load)."""
-    import shlex
-
     from serving_parts import ServerProcess, concurrent_load, free_port, request_body
 
     model_dir = setup["trained"]["info"].path.parent
@@ -798,6 +803,8 @@ def concurrent_part(args, setup: dict) -> dict:
            "PYTHONUNBUFFERED": "1"}
     serve_args = ["--quiet", *shlex.split(args.serve_args)]
     serve_command = [sys.executable, "-m", "textrec.cli", "serve", str(model_dir), *serve_args]
+    variant_args = (None if args.variant_serve_args is None
+                    else ["--quiet", *shlex.split(args.variant_serve_args)])
     python, reason = alternative_python(args)
     servers, alternative_versions = {}, {}
     try:
@@ -819,6 +826,14 @@ def concurrent_part(args, setup: dict) -> dict:
                     alternative_versions = json.loads(line[len(REPLY):])["versions"]
             print(f"the alternative's server answered "
                   f"{servers['alternative'].first_answer_s:.1f} s after its start", flush=True)
+        if variant_args is not None:
+            port = free_port()
+            servers["export variant"] = ServerProcess(
+                "textrec serve (variant)",
+                serve_command[:5] + variant_args + ["--port", str(port)], port, path, first,
+                setup["scratch"] / "textrec_serve_variant.log", env, str(ROOT))
+            print(f"textrec serve (variant) answered "
+                  f"{servers['export variant'].first_answer_s:.1f} s after its start", flush=True)
         load_start = load_average()
         result = concurrent_load(servers, texts, args.clients, args.concurrent_requests,
                                  args.concurrent_rounds, args.k)
@@ -829,6 +844,8 @@ def concurrent_part(args, setup: dict) -> dict:
     figures = {"clients": args.clients, "requests_per_client_per_round": args.concurrent_requests,
                "rounds": args.concurrent_rounds,
                "serve_command": " ".join(["textrec serve EXPORT", *serve_args]),
+               "variant_serve_command": (" ".join(["textrec serve EXPORT", *variant_args])
+                                         if variant_args is not None else None),
                "alternative_slots": args.alternative_slots if python else None,
                "alternative_versions": alternative_versions,
                "start_to_first_answer_s": {name: server.first_answer_s
@@ -836,7 +853,8 @@ def concurrent_part(args, setup: dict) -> dict:
                **result}
     rows = []
     names = {"export": "`textrec serve` (the export)",
-             "alternative": "stdlib ThreadingHTTPServer + sentence-transformers + NumPy top-k"}
+             "alternative": "stdlib ThreadingHTTPServer + sentence-transformers + NumPy top-k",
+             "export variant": f"variant: `{figures['variant_serve_command']}`"}
     for name in servers:
         got = result[name]
         statuses = ", ".join(f"{s}: {n}" for s, n in sorted(got["statuses"].items()))
@@ -872,6 +890,10 @@ def concurrent_part(args, setup: dict) -> dict:
         "the first 200 answer to a `:predict` request (imports, loading, any warm-up).",
         "",
     ]
+    if variant_args is not None:
+        lines += ["The variant (`--variant-serve-args`): the same export under `textrec serve` "
+                  "with other flags, in its own process, taking its turns with the others; it "
+                  "is shown beside the export and counts for no aim.", ""]
     if rows:
         lines += [markdown_table(rows, list(rows[0])), ""]
     if "alternative" in result:
@@ -883,6 +905,13 @@ def concurrent_part(args, setup: dict) -> dict:
                   f"{agreement['mean_overlap']:.3f}).", ""]
     else:
         lines += [f"Alternative not measured: {reason}.", ""]
+    if "export variant" in result:
+        variant = result["export variant"]["requests_per_s"]
+        against = [f"{variant / result['export']['requests_per_s']:.2f}x the export's"]
+        if "alternative" in result:
+            against.append(f"{variant / result['alternative']['requests_per_s']:.2f}x the "
+                           "alternative's")
+        lines += [f"The variant: {' and '.join(against)} requests/s.", ""]
     return {"run": stamp(args), "load_average": {"start": load_start, "end": load_end},
             "figures": figures, "markdown": lines}
 
