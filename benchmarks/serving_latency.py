@@ -1,9 +1,26 @@
-"""Serving latency (lesson 08): the exported SavedModel against sentence-transformers + NumPy.
+"""Serving latency and throughput (lesson 08, issue #18): the export against sentence-transformers.
 
     python benchmarks/serving_latency.py [--data PATH] [--calls 200] [--batches 20]
         [--batch-size 64] [--k 10] [--epochs 1] [--alternative-python PYTHON]
+        [--clients 8] [--concurrent-requests 25] [--concurrent-rounds 3]
+        [--serve-args "..."] [--variant-serve-args "..."] [--alternative-slots 2]
+        [--embed-texts 2000] [--embed-repeats 2] [--embed-batch-size 64]
+        [--skip-single] [--skip-concurrent] [--skip-embed] [--quick] [--no-merge]
         [--xla-encoder] [--tf-threads N] [--tf-inter-threads N] [--torch-threads N]
         [--onednn-bf16] [--out benchmarks/results/serving_latency.md]
+
+Three parts, each against the same alternative, both sides in the same run, taking turns:
+**one query and batches** (in-process calls, below), **concurrent load over HTTP** (``textrec
+serve`` and a plain HTTP server around the alternative, each in its own process, ``--clients``
+client threads; see ``serving_parts.py``) and **embedding throughput** (``TextEmbedder``
+against ``SentenceTransformer.encode``). ``--skip-single``/``--skip-concurrent``/``--skip-embed``
+leave a part out (the skipped parts are carried over, marked, from the existing JSON unless
+``--no-merge``); ``--quick`` is a smoke run with fewer calls. Writes ``--out`` (markdown) and
+the same stem ``.json``: ``single_query_ratio`` (export median / alternative median, one query),
+``concurrent_throughput_ratio`` (export / alternative requests/s), ``embed_throughput_ratio``
+(TextEmbedder / sentence-transformers texts/s), ``start_to_first_answer_s``, ``aims``,
+``load_average`` and each part's raw figures (``single_query``, ``concurrent_load``,
+``embedding``, each with its own ``run`` stamp and load averages).
 
 One run trains, exports, reloads and times, on the shared real data (Amazon 2014 Musical
 Instruments, 5-core; ``--data PATH`` or ``TEXTREC_REAL_DATA``):
@@ -55,6 +72,23 @@ times over. To make such an environment:
     /tmp/benchvenv/bin/pip install sentence-transformers
 
 Without either, only the export is measured.
+
+Concurrent load: ``textrec serve`` runs as ``python -m textrec.cli serve MODEL_FOLDER --quiet
+--port P`` plus ``--serve-args`` (e.g. batching flags), with this interpreter and this working
+tree's ``textrec``; the alternative's server (this script with ``--alternative-server`` under
+``--alternative-python``) is the standard library's ``ThreadingHTTPServer`` answering the same
+``:predict`` body with the same JSON shape, ``--alternative-slots`` SentenceTransformer models,
+one ``encode`` call per request. ``--variant-serve-args "..."`` adds the same export under
+``textrec serve`` with other flags as a third side in the same turns (e.g. batching off), shown
+beside the export, counting for no aim. Each client sends real test-split texts, one per
+request, each on a new connection; both servers get the same texts; their top-k ids are compared
+text by text. Start to first answer: from starting a server's process to its first 200 answer.
+
+Embedding: ``TextEmbedder(max_length=..., use_cache=False).embed(texts, progress=False)`` in this
+process against ``SentenceTransformer.encode(texts, batch_size=64, normalize_embeddings=True)``
+in the alternative's worker, ``--embed-texts`` distinct real reviews, one warm-up pass each (its
+time reported: it may include graph building or compilation), then ``--embed-repeats`` timed
+passes each in turns; the cosine between the two vectors of each text.
 """
 
 from __future__ import annotations
@@ -65,6 +99,7 @@ import importlib.util
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -74,6 +109,7 @@ from pathlib import Path
 import numpy as np
 
 from common import git_revision, machine, markdown_table, real_data_path
+from serving_parts import load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLY = "@@serving_latency "          # the worker's reply lines start with this
@@ -138,11 +174,16 @@ class SentenceTransformersTopK:
         self.model.max_seq_length = int(max_seq_length)
         self.weights = {name: np.asarray(weights[name]) for name in weights
                         if name != "item_ids" and not name.endswith("_texts")}
+        self.k = int(k)
+        if "item_embeddings" not in weights:    # embedding only (no model trained this run)
+            self.item_embeddings = self.item_ids = None
+            return
         self.item_embeddings = np.ascontiguousarray(weights["item_embeddings"], np.float32)
         self.item_ids = np.asarray(weights["item_ids"])
-        self.k = int(k)
 
     def recommend(self, texts) -> tuple[np.ndarray, np.ndarray]:
+        if self.item_embeddings is None:
+            raise RuntimeError("no query tower and item embeddings were given")
         texts = list(texts)
         vectors = self.model.encode(texts, batch_size=len(texts), convert_to_numpy=True,
                                     normalize_embeddings=True, show_progress_bar=False)
@@ -187,13 +228,42 @@ def run_command(recommend, single_texts, batch_texts, batch_size: int, command: 
     raise ValueError(f"unknown command {op!r}")
 
 
+def alternative_command(alternative: SentenceTransformersTopK, payload, settings: dict,
+                        command: dict, latency) -> dict:
+    """One command for the alternative: ``embed`` (one pass of ``SentenceTransformer.encode``
+    over the embedding texts, batch ``embed_batch_size``, unit vectors; its seconds, the vectors
+    saved to ``command["out"]`` as .npy when given) or one of :func:`run_command`'s."""
+    if command["op"] == "embed":
+        texts = [str(t) for t in payload["embed_texts"]]
+        start = time.perf_counter()
+        vectors = alternative.model.encode(texts, batch_size=settings["embed_batch_size"],
+                                           normalize_embeddings=True, convert_to_numpy=True,
+                                           show_progress_bar=False)
+        seconds = time.perf_counter() - start
+        if command.get("out"):
+            np.save(command["out"], vectors)
+        return {"seconds": seconds}
+    return run_command(alternative.recommend, payload["single_texts"], payload["batch_texts"],
+                       settings["batch_size"], command, latency)
+
+
+def read_payload(npz_path: str) -> tuple[dict, dict]:
+    """The alternative's arrays and settings, as :func:`write_payload` saved them."""
+    with np.load(npz_path, allow_pickle=False) as data:
+        weights = {name: data[name] for name in data.files}
+    return weights, json.loads(str(weights.pop("settings")))
+
+
+def write_payload(path: Path, payload: dict, settings: dict) -> Path:
+    np.savez(path, settings=np.array(json.dumps(settings)), **payload)
+    return path
+
+
 def worker(npz_path: str) -> None:
     """The alternative in its own environment: read commands (JSON lines) on stdin, reply on
     stdout."""
     latency = _latency_module()
-    with np.load(npz_path, allow_pickle=False) as data:
-        weights = {name: data[name] for name in data.files}
-    settings = json.loads(str(weights.pop("settings")))
+    weights, settings = read_payload(npz_path)
     alternative = SentenceTransformersTopK(weights, settings["model_dir"],
                                            settings["max_seq_length"], settings["k"],
                                            settings["torch_threads"])
@@ -207,8 +277,24 @@ def worker(npz_path: str) -> None:
         command = json.loads(line)
         if command["op"] == "quit":
             break
-        reply(run_command(alternative.recommend, weights["single_texts"], weights["batch_texts"],
-                          settings["batch_size"], command, latency))
+        reply(alternative_command(alternative, weights, settings, command, latency))
+
+
+def alternative_server(npz_path: str, port: int, slots: int) -> None:
+    """The alternative behind HTTP (``serving_parts.AlternativeServer``), in its own process:
+    ``slots`` SentenceTransformer models, each request one encode call on one of them."""
+    from serving_parts import serve_alternative
+
+    import torch
+
+    weights, settings = read_payload(npz_path)
+    if settings["torch_threads"]:
+        torch.set_num_threads(int(settings["torch_threads"]))
+    print(REPLY + json.dumps({"versions": SentenceTransformersTopK.versions()}), flush=True)
+    serve_alternative(lambda: SentenceTransformersTopK(weights, settings["model_dir"],
+                                                       settings["max_seq_length"],
+                                                       settings["k"], settings["torch_threads"]),
+                      slots, port)
 
 
 class InProcess:
@@ -224,9 +310,8 @@ class InProcess:
         self.versions = {**self.alternative.versions(), "where": "in-process"}
 
     def run(self, command: dict) -> dict:
-        return run_command(self.alternative.recommend, self.payload["single_texts"],
-                           self.payload["batch_texts"], self.settings["batch_size"], command,
-                           self.latency)
+        return alternative_command(self.alternative, self.payload, self.settings, command,
+                                   self.latency)
 
     def close(self) -> None:
         pass
@@ -235,9 +320,7 @@ class InProcess:
 class Worker:
     """The alternative in a worker process under another Python (``--alternative-python``)."""
 
-    def __init__(self, python: str, payload: dict, settings: dict, scratch: Path):
-        npz = scratch / "alternative.npz"
-        np.savez(npz, settings=np.array(json.dumps(settings)), **payload)
+    def __init__(self, python: str, npz: Path):
         env = {**os.environ, "TOKENIZERS_PARALLELISM": "false", "PYTHONUNBUFFERED": "1"}
         self.process = subprocess.Popen(
             [python, str(Path(__file__).resolve()), "--worker", str(npz)], stdin=subprocess.PIPE,
@@ -287,11 +370,6 @@ def query_tower_weights(tower) -> dict:
     return weights
 
 
-def load_averages() -> str:
-    one, five, fifteen = os.getloadavg()
-    return f"{one:.2f}, {five:.2f}, {fifteen:.2f}"
-
-
 def fresh_process_start(path: Path, text: str) -> dict:
     """Import, load and first-call seconds of the export in a new Python process."""
     code = (
@@ -314,19 +392,25 @@ def fresh_process_start(path: Path, text: str) -> dict:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def train_and_export(args, folder: Path) -> dict:
-    """Prepare the real data, embed the train reviews (cached), train the joint model briefly
-    and export it; returns what the timing and the variant need."""
+def prepare(args):
+    """The real data, prepared (cleaned, split) as the course does."""
+    from textrec import config
+    from textrec.data.prepare import prepare_data
+
+    return prepare_data(str(real_data_path(args.data)), seed=config.SEED)
+
+
+def train_and_export(args, data, folder: Path) -> dict:
+    """Embed the train reviews (cached), train the joint model briefly and export it; returns
+    what the timing and the variant need."""
     import pandas as pd
 
     from textrec import config, export, interests, models
     from textrec.data import schema, tfdata
-    from textrec.data.prepare import prepare_data
     from textrec.text import TextEmbedder
 
     started = time.perf_counter()
     profile = config.get_profile()
-    data = prepare_data(str(real_data_path(args.data)), seed=config.SEED)
     train = data.split.train
     user_ids = tfdata.vocabulary(train[schema.USER])
     item_ids = tfdata.vocabulary(data.reviews[schema.ITEM])
@@ -336,7 +420,7 @@ def train_and_export(args, folder: Path) -> dict:
     # The 2014 file has no item descriptions: an item's text is its train reviews.
     items = pd.DataFrame({schema.ITEM: item_ids, schema.DESCRIPTION: ""})
     item_text = interests.item_text_vectors(items, train, review_vectors, None, item_ids=item_ids)
-    seconds = {"prepare + embed": time.perf_counter() - started}
+    seconds = {"embed": time.perf_counter() - started}
     probabilities = models.candidate_sampling_probabilities(train)
     mean_rating = float(train[schema.RATING].mean())
 
@@ -458,16 +542,21 @@ def shown_arguments(argv) -> str:
         elif argument.startswith("--note="):
             shown.append('--note "..."')
         else:
-            shown.append(argument)
+            shown.append(shlex.quote(argument))
     return " ".join(shown)
 
 
 NAMES = {"export": "textrec export (SavedModel, reloaded)",
          "export + XLA encoder": "variant: export, encoder under XLA (tried)",
          "alternative": "sentence-transformers + NumPy top-k"}
+PARTS = {"single_query": "skip_single", "concurrent_load": "skip_concurrent",
+         "embedding": "skip_embed"}
+QUICK = {"calls": 40, "batches": 4, "block": 10, "concurrent_requests": 5,
+         "concurrent_rounds": 2, "embed_texts": 256, "embed_repeats": 1}
+AIM_SINGLE, AIM_CONCURRENT, AIM_EMBED, AIM_COSINE = 1.0, 1.5, 1.2, 0.999
 
 
-def main() -> None:
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--calls", type=int, default=200, help="single-query calls to time")
@@ -479,7 +568,7 @@ def main() -> None:
                         help="single calls per turn (batches per turn: a tenth of it)")
     parser.add_argument("--alternative-python",
                         help="a Python with torch and sentence-transformers: the alternative "
-                             "runs there, in a worker process")
+                             "runs there, in a worker process (and its HTTP server)")
     parser.add_argument("--no-alternative", action="store_true")
     parser.add_argument("--xla-encoder", action="store_true",
                         help="also time a variant of the export with the encoder under XLA")
@@ -491,14 +580,536 @@ def main() -> None:
                         help="PyTorch threads for the alternative (0: PyTorch's default)")
     parser.add_argument("--onednn-bf16", action="store_true",
                         help="serve with grappler's auto_mixed_precision_onednn_bfloat16 rewrite")
+    load = parser.add_argument_group("concurrent load over HTTP")
+    load.add_argument("--clients", type=int, default=8, help="concurrent clients")
+    load.add_argument("--concurrent-requests", type=int, default=25,
+                      help="requests per client per round")
+    load.add_argument("--concurrent-rounds", type=int, default=3,
+                      help="rounds: each server takes one turn per round")
+    load.add_argument("--serve-args", default="",
+                      help="more arguments for `textrec serve` (e.g. its batching flags)")
+    load.add_argument("--variant-serve-args",
+                      help="also serve the export with these `textrec serve` flags instead of "
+                           "--serve-args, as a third side in the same turns (e.g. batching off: "
+                           "\"--batch-window-ms 0\"; \"\": the server's defaults)")
+    load.add_argument("--alternative-slots", type=int, default=2,
+                      help="models in the alternative's server, each serving one request at a "
+                           "time (default 2, as textrec serve's --max-concurrent)")
+    embed = parser.add_argument_group("embedding throughput")
+    embed.add_argument("--embed-texts", type=int, default=2000, help="distinct review texts")
+    embed.add_argument("--embed-repeats", type=int, default=2,
+                       help="timed passes each, after one warm-up pass")
+    embed.add_argument("--embed-batch-size", type=int, default=64,
+                       help="sentence-transformers' encode batch size")
+    embed.add_argument("--embedder-batch-size", type=int, default=0,
+                       help="TextEmbedder's batch size (0: its default, the profile's)")
+    parser.add_argument("--skip-single", action="store_true",
+                        help="leave out the single-query and batch timing")
+    parser.add_argument("--skip-concurrent", action="store_true",
+                        help="leave out the concurrent load over HTTP")
+    parser.add_argument("--skip-embed", action="store_true",
+                        help="leave out the embedding throughput")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run: " + ", ".join(f"--{k.replace('_', '-')} {v}"
+                                                         for k, v in QUICK.items())
+                             + " (unless given)")
+    parser.add_argument("--no-merge", action="store_true",
+                        help="do not carry the skipped parts over from the existing JSON")
     parser.add_argument("--note", default="", help="a paragraph to add to the results")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results"
                                              / "serving_latency.md"))
     parser.add_argument("--worker", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument("--alternative-server", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--slots", type=int, default=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        for key, value in QUICK.items():
+            if getattr(args, key) == parser.get_default(key):
+                setattr(args, key, value)
+    return args
+
+
+def stamp(args) -> dict:
+    """When, where and how a part was measured."""
+    return {"date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "machine": machine(), "git": git_revision(),
+            "command": f"python benchmarks/serving_latency.py {shown_arguments(sys.argv[1:])}"}
+
+
+def query_texts(data, seed: int) -> tuple[list[str], int]:
+    """The test split's review texts in a seeded random order, blank ones left out (the export
+    serves a text without tokens from no text at all, a zero interest vector;
+    sentence-transformers embeds [CLS] [SEP]; neither is a query); and how many were blank."""
+    from textrec.data import schema
+
+    texts = [str(t) for t in data.split.test[schema.TEXT].tolist()]
+    kept = [t for t in texts if t.strip()]
+    order = np.random.default_rng(seed).permutation(len(kept))
+    return [kept[i] for i in order], len(texts) - len(kept)
+
+
+def embedding_texts(data, n: int, seed: int) -> list[str]:
+    """``n`` distinct non-blank review texts of the whole data set, in a seeded random order
+    (distinct: TextEmbedder embeds a repeated text once, sentence-transformers every time)."""
+    from textrec.data import schema
+
+    texts = list(dict.fromkeys(t for t in map(str, data.reviews[schema.TEXT]) if t.strip()))
+    order = np.random.default_rng(seed + 1).permutation(len(texts))
+    return [texts[i] for i in order[:n]]
+
+
+def _stats(stats: dict) -> dict:
+    """Latency statistics without the samples."""
+    return {key: value for key, value in stats.items() if key != "samples_ms"}
+
+
+def single_part(args, setup: dict, alternative, reason: str) -> dict:
+    """One query at a time and batches, in this process and the alternative's worker: the
+    measurement this script has always made (no HTTP)."""
+    from textrec.export import latency, load_export
+
+    trained, k = setup["trained"], args.k
+    info, export_recommend = trained["info"], setup["export_recommend"]
+    single_texts, batch_texts = setup["single_texts"], setup["batch_texts"]
+    n_batches = len(batch_texts) // args.batch_size
+    size = latency.export_size_bytes(info.path)
+    variables = latency.export_size_bytes(info.path / "variables")
+    first_call = latency.time_once(export_recommend, [single_texts[0]])[1]
+    hf_tokenizer = trained["embedder"].tokenizer
+    tokens = np.array([len(hf_tokenizer(t, truncation=True, max_length=trained["max_length"])
+                           ["input_ids"]) for t in single_texts])
+
+    def local(recommend):
+        return lambda command: run_command(recommend, single_texts, batch_texts,
+                                           args.batch_size, command, latency)
+
+    sides = {"export": local(export_recommend)}
+    extra = {}
+    if args.xla_encoder:
+        path = export_xla_variant(trained, setup["scratch"] / "export")
+        xla_recommend = recommender(load_export(path), k)
+        warm_texts = [" ".join(["a"] * (n - 2))
+                      for n in range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET)]
+        start = time.perf_counter()
+        for text in warm_texts:      # compile every length for one query and for a batch
+            xla_recommend([text])
+            xla_recommend([text] * args.batch_size)
+        extra["xla_warmup_s"] = time.perf_counter() - start
+        sides["export + XLA encoder"] = local(xla_recommend)
+    if alternative is not None:
+        sides["alternative"] = alternative.run
+
+    load_start = load_average()
+    stats = measure(sides, len(single_texts), n_batches, args.block)
+    answers = {}
+    for name, run in sides.items():
+        got = run({"op": "recommend", "start": 0, "stop": len(single_texts)})
+        answers[name] = (got["ids"], got["scores"])
+    load_end = load_average()
+    fresh = fresh_process_start(info.path, str(single_texts[0]))
+
+    figures = {"calls": len(single_texts), "batches": n_batches, "batch_size": args.batch_size,
+               "tokens_median": float(np.median(tokens)),
+               "tokens_p95": float(np.percentile(tokens, 95)),
+               "texts_cut": int((tokens >= trained["max_length"]).sum())}
+    rows = []
+    for name in sides:
+        single, batch = stats[name, "single"], stats[name, "batch"]
+        figures[name] = {"single": _stats(single), "batch": _stats(batch),
+                         "batch_queries_per_s": latency.items_per_second(batch,
+                                                                         args.batch_size)}
+        rows.append({"implementation": NAMES[name],
+                     "1 query: median ms": f"{single['median_ms']:.1f}",
+                     "1 query: p95 ms": f"{single['p95_ms']:.1f}",
+                     "1 query: mean ms": f"{single['mean_ms']:.1f}",
+                     f"batch of {args.batch_size}: median ms": f"{batch['median_ms']:.0f}",
+                     f"batch of {args.batch_size}: queries/s":
+                         f"{figures[name]['batch_queries_per_s']:.0f}"})
+    lines = [
+        "## One query, and batches (in-process calls, no HTTP)",
+        "",
+        f"{len(single_texts)} single queries: real test-split review texts (blank reviews left "
+        f"out: {setup['n_blank']} of {setup['n_test_texts']:,}), one per call (tokens per text: "
+        f"median {np.median(tokens):.0f}, p95 {np.percentile(tokens, 95):.0f}, "
+        f"{figures['texts_cut']} cut at {trained['max_length']}); {n_batches} batches of "
+        f"{args.batch_size} texts. The implementations took turns in blocks, the samples of all "
+        "blocks pooled.",
+        "",
+        markdown_table(rows, list(rows[0])),
+        "",
+    ]
+    if alternative is None:
+        lines += [f"Alternative not measured: {reason or 'not asked for'}.", ""]
+    else:
+        same = compare(*answers["export"], *answers["alternative"])
+        figures["agreement"] = same
+        figures["tower_error"] = setup["tower_error"]
+        eb = figures["export"]["batch_queries_per_s"]
+        ab = figures["alternative"]["batch_queries_per_s"]
+        lines += [f"Batches: {eb:.0f} against {ab:.0f} queries/s ({eb / ab:.2f}x).", "",
+                  f"Same answers: {same['identical']} of {same['n']} top-{k} lists identical "
+                  f"between the export and the alternative (mean overlap {same['overlap']:.3f}, "
+                  f"largest score difference {same['score_difference']:.1e}); the NumPy query "
+                  f"tower matches the trained one to {setup['tower_error']:.1e}.", ""]
+    if "export + XLA encoder" in sides:
+        same = compare(*answers["export"], *answers["export + XLA encoder"])
+        n_shapes = 2 * len(range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET))
+        figures["xla_warmup_s"] = extra["xla_warmup_s"]
+        lines += [f"XLA variant: compiling its {n_shapes} "
+                  f"shapes (lengths padded to multiples of {XLA_BUCKET}, one query and a batch) "
+                  f"took {extra['xla_warmup_s']:.0f} s before timing; {same['identical']} of "
+                  f"{same['n']} top-{k} lists identical to the export's (largest score "
+                  f"difference {same['score_difference']:.1e}).", ""]
+    figures.update({"export_mb": size / 1e6, "variables_mb": variables / 1e6,
+                    "reload_s": setup["reload_s"], "first_call_s": first_call,
+                    "fresh_process": fresh})
+    lines += [
+        f"Export: {size / 1e6:.1f} MB on disk ({variables / 1e6:.1f} MB of it variables). Reload "
+        f"with `textrec.export.load_export` in the process that exported it: "
+        f"{setup['reload_s']:.2f} s; the first `recommend_text` call after it {first_call:.2f} "
+        f"s. In a fresh Python process: importing TensorFlow and tensorflow-text "
+        f"{fresh['import_s']:.1f} s, loading {fresh['load_s']:.2f} s, first call "
+        f"{fresh['first_call_s']:.2f} s.",
+        "",
+    ]
+    return {"run": stamp(args), "load_average": {"start": load_start, "end": load_end},
+            "figures": figures, "markdown": lines}
+
+
+def alternative_python(args) -> tuple[str | None, str]:
+    """The Python that runs the alternative's processes, or None and why."""
+    if args.no_alternative:
+        return None, "--no-alternative"
+    if args.alternative_python:
+        return args.alternative_python, ""
+    if importlib.util.find_spec("sentence_transformers") is not None:
+        return sys.executable, ""
+    return None, "sentence-transformers is not importable here; see --alternative-python"
+
+
+def concurrent_part(args, setup: dict) -> dict:
+    """``--clients`` clients over HTTP against ``textrec serve`` and the alternative's server,
+    each in its own process, in turns (see serving_parts.concurrent_load)."""
+    from serving_parts import ServerProcess, concurrent_load, free_port, request_body
+
+    model_dir = setup["trained"]["info"].path.parent
+    path = f"/v1/models/{model_dir.name}:predict"
+    texts = setup["texts"]
+    first = request_body(texts[0], args.k)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+               filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])),
+           "TF_CPP_MIN_LOG_LEVEL": "2", "TOKENIZERS_PARALLELISM": "false",
+           "PYTHONUNBUFFERED": "1"}
+    serve_args = ["--quiet", *shlex.split(args.serve_args)]
+    serve_command = [sys.executable, "-m", "textrec.cli", "serve", str(model_dir), *serve_args]
+    variant_args = (None if args.variant_serve_args is None
+                    else ["--quiet", *shlex.split(args.variant_serve_args)])
+    python, reason = alternative_python(args)
+    servers, alternative_versions = {}, {}
+    try:
+        port = free_port()
+        servers["export"] = ServerProcess(
+            "textrec serve", serve_command + ["--port", str(port)], port, path, first,
+            setup["scratch"] / "textrec_serve.log", env, str(ROOT))
+        print(f"textrec serve answered {servers['export'].first_answer_s:.1f} s after its start",
+              flush=True)
+        if python:
+            port = free_port()
+            servers["alternative"] = ServerProcess(
+                "the alternative's server",
+                [python, str(Path(__file__).resolve()), "--alternative-server",
+                 str(setup["npz"]), "--port", str(port), "--slots", str(args.alternative_slots)],
+                port, path, first, setup["scratch"] / "alternative_server.log", env, str(ROOT))
+            for line in servers["alternative"].log_tail(100_000).splitlines():
+                if line.startswith(REPLY):
+                    alternative_versions = json.loads(line[len(REPLY):])["versions"]
+            print(f"the alternative's server answered "
+                  f"{servers['alternative'].first_answer_s:.1f} s after its start", flush=True)
+        if variant_args is not None:
+            port = free_port()
+            servers["export variant"] = ServerProcess(
+                "textrec serve (variant)",
+                serve_command[:5] + variant_args + ["--port", str(port)], port, path, first,
+                setup["scratch"] / "textrec_serve_variant.log", env, str(ROOT))
+            print(f"textrec serve (variant) answered "
+                  f"{servers['export variant'].first_answer_s:.1f} s after its start", flush=True)
+        load_start = load_average()
+        result = concurrent_load(servers, texts, args.clients, args.concurrent_requests,
+                                 args.concurrent_rounds, args.k)
+        load_end = load_average()
+    finally:
+        for server in servers.values():
+            server.stop()
+    figures = {"clients": args.clients, "requests_per_client_per_round": args.concurrent_requests,
+               "rounds": args.concurrent_rounds,
+               "serve_command": " ".join(["textrec serve EXPORT", *serve_args]),
+               "variant_serve_command": (" ".join(["textrec serve EXPORT", *variant_args])
+                                         if variant_args is not None else None),
+               "alternative_slots": args.alternative_slots if python else None,
+               "alternative_versions": alternative_versions,
+               "start_to_first_answer_s": {name: server.first_answer_s
+                                           for name, server in servers.items()},
+               **result}
+    rows = []
+    names = {"export": "`textrec serve` (the export)",
+             "alternative": "stdlib ThreadingHTTPServer + sentence-transformers + NumPy top-k",
+             "export variant": f"variant: `{figures['variant_serve_command']}`"}
+    for name in servers:
+        got = result[name]
+        statuses = ", ".join(f"{s}: {n}" for s, n in sorted(got["statuses"].items()))
+        rows.append({"server": names[name], "requests": got["requests"],
+                     "answered": got["answered"], "statuses": statuses,
+                     "requests/s": f"{got['requests_per_s']:.1f}",
+                     "per round": ", ".join(f"{x:.1f}" for x in got["rounds_requests_per_s"]),
+                     "p50 ms": f"{got['p50_ms']:.0f}", "p95 ms": f"{got['p95_ms']:.0f}",
+                     "start to first answer s": f"{servers[name].first_answer_s:.1f}"})
+    lines = [
+        f"## Concurrent load over HTTP ({args.clients} clients)",
+        "",
+        f"Each server in its own process on 127.0.0.1. {args.clients} client threads in the "
+        f"benchmark's process, released together by a barrier, each send "
+        f"{args.concurrent_requests} `recommend_text` requests one after the other (one real "
+        "test-split review text each, anonymous user, k = "
+        f"{args.k}; row format `{{\"signature_name\": \"recommend_text\", \"instances\": "
+        f"[{{\"text\": [...], \"user_id\": \"\", \"k\": {args.k}}}]}}`), each on a new "
+        "connection (both servers speak HTTP/1.0 and close it); latency from connect to the "
+        f"last byte. {args.concurrent_rounds} rounds, each server a turn per round with the same "
+        "texts, the order rotated; requests/s = all answered requests over the servers' total "
+        "time, after one untimed warm-up request per client.",
+        "",
+        f"`{figures['serve_command']}` (its own defaults otherwise; EXPORT the model folder, "
+        "version 1 in it); the "
+        "alternative: the standard library's `ThreadingHTTPServer` (a thread per request), "
+        f"{args.alternative_slots} sentence-transformers models (as many as `textrec serve` "
+        "runs model calls at once by default; each request takes one, so no two threads share "
+        "a tokenizer), PyTorch threads "
+        f"{args.torch_threads or 'default'} (`--torch-threads`), one `encode` call per request, "
+        "then the NumPy query tower and top-k, as a straightforward server would. Start to "
+        "first answer: from starting the process to "
+        "the first 200 answer to a `:predict` request (imports, loading, any warm-up).",
+        "",
+    ]
+    if variant_args is not None:
+        lines += ["The variant (`--variant-serve-args`): the same export under `textrec serve` "
+                  "with other flags, in its own process, taking its turns with the others; it "
+                  "is shown beside the export and counts for no aim.", ""]
+    if rows:
+        lines += [markdown_table(rows, list(rows[0])), ""]
+    if "alternative" in result:
+        ratio = result["export"]["requests_per_s"] / result["alternative"]["requests_per_s"]
+        agreement = result["agreement"]
+        lines += [f"Throughput: the export {ratio:.2f}x the alternative's. Same answers: "
+                  f"{agreement['identical_top_k']} of {agreement['texts']} texts got identical "
+                  f"top-{args.k} lists from both servers (mean overlap "
+                  f"{agreement['mean_overlap']:.3f}).", ""]
+    else:
+        lines += [f"Alternative not measured: {reason}.", ""]
+    if "export variant" in result:
+        variant = result["export variant"]["requests_per_s"]
+        against = [f"{variant / result['export']['requests_per_s']:.2f}x the export's"]
+        if "alternative" in result:
+            against.append(f"{variant / result['alternative']['requests_per_s']:.2f}x the "
+                           "alternative's")
+        lines += [f"The variant: {' and '.join(against)} requests/s.", ""]
+    return {"run": stamp(args), "load_average": {"start": load_start, "end": load_end},
+            "figures": figures, "markdown": lines}
+
+
+def embed_part(args, setup: dict, alternative, reason: str) -> dict:
+    """The course's TextEmbedder against SentenceTransformer.encode on the same texts, in turns;
+    the embedder in this process, sentence-transformers in the alternative's worker."""
+    from serving_parts import cosines, embedding_turns
+
+    from textrec.text import TextEmbedder
+
+    texts, max_length = setup["embed_texts"], setup["max_length"]
+    embedder = TextEmbedder(max_length=max_length, batch_size=args.embedder_batch_size or None,
+                            use_cache=False)
+    ours = {}
+
+    def course() -> float:
+        start = time.perf_counter()
+        ours["vectors"] = embedder.embed(texts, progress=False)
+        return time.perf_counter() - start
+
+    sides = {"course": course}
+    theirs_path = setup["scratch"] / "sentence_transformers_vectors.npy"
+    if alternative is not None:
+        sides["sentence-transformers"] = lambda: alternative.run(
+            {"op": "embed", "out": str(theirs_path)})["seconds"]
+    load_start = load_average()
+    turns = embedding_turns(sides, args.embed_repeats)
+    load_end = load_average()
+    for value in turns.values():
+        value["texts_per_s"] = len(texts) / value["median_s"]
+        value["first_pass_texts_per_s"] = len(texts) / value["first_pass_s"]
+    figures = {"texts": len(texts), "max_length": max_length,
+               "truncated": embedder.last_stats.n_truncated, "repeats": args.embed_repeats,
+               "embedder_batch_size": embedder.batch_size,
+               "sentence_transformers_batch_size": args.embed_batch_size, **turns}
+    names = {"course": "textrec `TextEmbedder` (TensorFlow)",
+             "sentence-transformers": "sentence-transformers `encode` (PyTorch)"}
+    batch = {"course": embedder.batch_size, "sentence-transformers": args.embed_batch_size}
+    rows = [{"implementation": names[name], "batch": batch[name],
+             "first pass s": f"{got['first_pass_s']:.1f}",
+             "timed passes s": ", ".join(f"{s:.1f}" for s in got["seconds"]),
+             "texts/s (median pass)": f"{got['texts_per_s']:.0f}"}
+            for name, got in turns.items()]
+    lines = [
+        "## Embedding throughput",
+        "",
+        f"{len(texts):,} distinct real review texts (the whole data set, seeded order), at most "
+        f"{max_length} tokens ({figures['truncated']} cut), all-MiniLM-L6-v2 from the offline "
+        "package folder on both sides, unit vectors. The course: "
+        f"`TextEmbedder(max_length={max_length}, use_cache=False).embed(texts, progress=False)` "
+        "in the benchmark's process; sentence-transformers: `SentenceTransformer.encode(texts, "
+        f"batch_size={args.embed_batch_size}, normalize_embeddings=True)` in its worker process. "
+        "One warm-up pass each (its time shown: graph building or compilation), then "
+        f"{args.embed_repeats} timed pass{'es' if args.embed_repeats != 1 else ''} each, in "
+        "turns, the order rotated; texts/s from the median pass.",
+        "",
+        markdown_table(rows, list(rows[0])),
+        "",
+    ]
+    if alternative is not None:
+        cosine = cosines(ours["vectors"], np.load(theirs_path))
+        figures["cosine_min"], figures["cosine_median"] = float(cosine.min()), float(
+            np.median(cosine))
+        ratio = turns["course"]["texts_per_s"] / turns["sentence-transformers"]["texts_per_s"]
+        lines += [f"The course's embedder {ratio:.2f}x sentence-transformers' texts/s; cosine "
+                  f"between the two vectors of each text: min {cosine.min():.6f}, median "
+                  f"{np.median(cosine):.6f}.", ""]
+    else:
+        lines += [f"sentence-transformers not measured: {reason or 'not asked for'}.", ""]
+    return {"run": stamp(args), "load_average": {"start": load_start, "end": load_end},
+            "figures": figures, "markdown": lines}
+
+
+def headline(parts: dict) -> dict:
+    """The ratios and the aims of issue #18 from whatever parts there are."""
+    single = parts.get("single_query", {}).get("figures", {})
+    load = parts.get("concurrent_load", {}).get("figures", {})
+    embed = parts.get("embedding", {}).get("figures", {})
+    out = {"single_query_ratio": None, "concurrent_throughput_ratio": None,
+           "embed_throughput_ratio": None, "start_to_first_answer_s": None, "aims": []}
+    aims = out["aims"]
+    if "alternative" in single:
+        e, a = single["export"]["single"]["median_ms"], single["alternative"]["single"]["median_ms"]
+        out["single_query_ratio"] = e / a
+        aims.append({"aim": f"one query: export median <= {AIM_SINGLE:.1f}x the alternative's",
+                     "met": e / a <= AIM_SINGLE,
+                     "figures": f"{e:.1f} against {a:.1f} ms median ({e / a:.2f}x)"})
+    else:
+        aims.append({"aim": f"one query: export median <= {AIM_SINGLE:.1f}x the alternative's",
+                     "met": None, "figures": "not measured"})
+    clients = load.get("clients", 8)
+    if "alternative" in load:
+        e, a = load["export"]["requests_per_s"], load["alternative"]["requests_per_s"]
+        out["concurrent_throughput_ratio"] = e / a
+        aims.append({"aim": f"concurrent load, {clients} clients: export >= {AIM_CONCURRENT}x "
+                            "the alternative's requests/s",
+                     "met": e / a >= AIM_CONCURRENT,
+                     "figures": f"{e:.1f} against {a:.1f} requests/s ({e / a:.2f}x); p95 "
+                                f"{load['export']['p95_ms']:.0f} against "
+                                f"{load['alternative']['p95_ms']:.0f} ms; errors "
+                                f"{load['export']['errors']} and {load['alternative']['errors']}"})
+    else:
+        aims.append({"aim": f"concurrent load, {clients} clients: export >= {AIM_CONCURRENT}x "
+                            "the alternative's requests/s", "met": None,
+                     "figures": "not measured"})
+    if "sentence-transformers" in embed:
+        e, a = embed["course"]["texts_per_s"], embed["sentence-transformers"]["texts_per_s"]
+        out["embed_throughput_ratio"] = e / a
+        aims.append({"aim": f"embedding: TextEmbedder >= {AIM_EMBED}x sentence-transformers' "
+                            f"texts/s, vectors equal (cosine > {AIM_COSINE})",
+                     "met": e / a >= AIM_EMBED and embed["cosine_min"] > AIM_COSINE,
+                     "figures": f"{e:.0f} against {a:.0f} texts/s ({e / a:.2f}x); cosine min "
+                                f"{embed['cosine_min']:.6f}, median "
+                                f"{embed['cosine_median']:.6f}"})
+    else:
+        aims.append({"aim": f"embedding: TextEmbedder >= {AIM_EMBED}x sentence-transformers' "
+                            f"texts/s, vectors equal (cosine > {AIM_COSINE})", "met": None,
+                     "figures": "not measured"})
+    for aim, part in zip(aims, ["single_query", "concurrent_load", "embedding"]):
+        if parts.get(part, {}).get("from_earlier_run"):
+            aim["figures"] += f"; from an earlier run, {parts[part]['run']['date']}"
+    starts = load.get("start_to_first_answer_s")
+    if starts:
+        load_run = {**parts["concurrent_load"]["run"],
+                    "from_earlier_run": parts["concurrent_load"].get("from_earlier_run")}
+        out["start_to_first_answer_s"] = starts
+        aims.append({"aim": "server start to first answer stated", "met": True,
+                     "figures": f"textrec serve {starts['export']:.1f} s"
+                                + (f"; the alternative's server {starts['alternative']:.1f} s"
+                                   if "alternative" in starts else "")
+                                + (f"; from an earlier run, {load_run['date']}"
+                                   if load_run.get("from_earlier_run") else "")})
+    else:
+        aims.append({"aim": "server start to first answer stated", "met": None,
+                     "figures": "not measured"})
+    return out
+
+
+def _load(values) -> str:
+    return ", ".join(f"{v:.2f}" for v in values)
+
+
+def markdown_report(results: dict, note: str) -> str:
+    lines = [
+        "# Serving latency and throughput (lesson 08, issue #18)",
+        "",
+        f"`{results['command']}`",
+        "",
+        f"{results['date']} · {results['machine']} · working tree on top of git "
+        f"{results['git']} · profile {results['profile']} · {results['data']}"
+        + (f": {results['items']} items in the catalogue" if results.get("items") else "")
+        + f" · at most {results['max_length']} tokens · k = {results['k']} · anonymous user",
+        "",
+        f"Load average (1, 5, 15 min): before the run {_load(results['load_average']['before'])}"
+        f"; after it {_load(results['load_average']['after'])}; each part's at its start and "
+        "end below. "
+        f"Whole run {results['whole_run_s']:.0f} s"
+        + (f" ({', '.join(f'{n} {s:.0f} s' for n, s in results['train_export_s'].items())})"
+           if results.get("train_export_s") else "") + ".",
+        "",
+        f"Versions: {', '.join(f'{n} {v}' for n, v in results['versions'].items())}.",
+    ]
+    if results.get("alternative_versions"):
+        lines.append("Alternative: " + ", ".join(
+            f"{n} {v}" for n, v in results["alternative_versions"].items()) + ".")
+    lines += ["", "## Aims (issue #18)", ""]
+    for aim in results["aims"]:
+        verdict = {True: "met", False: "not met", None: "not measured"}[aim["met"]]
+        figures = f" ({aim['figures']})" if aim["met"] is not None else ""
+        lines.append(f"* {aim['aim']}: **{verdict}**{figures}")
+    lines.append("")
+    for part in PARTS:
+        got = results.get(part)
+        if not got:
+            continue
+        lines += got["markdown"][:1] + [""]
+        load = got["load_average"]
+        when = (f"From an earlier run ({got['run']['date']}, git {got['run']['git']}, "
+                f"`{got['run']['command']}`); " if got.get("from_earlier_run") else "")
+        lines += [f"*{when}load average {_load(load['start'])} at its start, "
+                  f"{_load(load['end'])} at its end.*", ""]
+        lines += got["markdown"][2:]
+    if note:
+        lines += ["", note]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def main() -> None:
+    args = parse_args()
     if args.worker:
         worker(args.worker)
         return
+    if args.alternative_server:
+        alternative_server(args.alternative_server, args.port, args.slots)
+        return
+    if args.skip_single and args.skip_concurrent and args.skip_embed:
+        raise SystemExit("nothing to do: every part is skipped")
 
     import textrec  # noqa: F401  (before TensorFlow)
     import tensorflow as tf
@@ -511,80 +1122,63 @@ def main() -> None:
     import transformers
 
     from textrec import config
-    from textrec.data import schema
     from textrec.export import latency, load_export
     from textrec.text import package_model_dir
 
-    load_before = load_averages()
+    load_before = load_average()
     started = time.perf_counter()
+    profile = config.get_profile()
+    data = prepare(args)
+    need_model = not (args.skip_single and args.skip_concurrent)
+    texts, n_blank = query_texts(data, config.SEED)
+    parts, trained, alternative = {}, None, None
     with tempfile.TemporaryDirectory(prefix="serving_latency_") as scratch:
         scratch = Path(scratch)
-        trained = train_and_export(args, scratch / "export")
-        info, k = trained["info"], args.k
-        print(f"{trained['data'].name}: {len(trained['item_ids'])} items; trained and exported "
-              f"({', '.join(f'{n} {s:.0f} s' for n, s in trained['seconds'].items())})",
-              flush=True)
-        size = latency.export_size_bytes(info.path)
-        variables = latency.export_size_bytes(info.path / "variables")
-        if args.onednn_bf16:
-            tf.config.optimizer.set_experimental_options(
-                {"auto_mixed_precision_onednn_bfloat16": True})
-        loaded, reload_s = latency.time_once(load_export, info.path)
-        export_recommend = recommender(loaded, k)
-
-        rng = np.random.default_rng(config.SEED)
-        # Blank reviews are left out: the export serves a text without tokens from no text at
-        # all (a zero interest vector), sentence-transformers embeds [CLS] [SEP]; neither is a
-        # query.
-        texts = [str(t) for t in trained["test"][schema.TEXT].tolist()]
-        n_blank = sum(not t.strip() for t in texts)
-        texts = [t for t in texts if t.strip()]
-        order = rng.permutation(len(texts))
+        setup = {"scratch": scratch, "texts": texts, "n_blank": n_blank,
+                 "n_test_texts": len(texts) + n_blank, "max_length": profile.max_seq_length}
+        payload = {}
+        if need_model:
+            trained = train_and_export(args, data, scratch / "export")
+            setup["trained"] = trained
+            print(f"{data.name}: {len(trained['item_ids'])} items; trained and exported "
+                  f"({', '.join(f'{n} {s:.0f} s' for n, s in trained['seconds'].items())})",
+                  flush=True)
+            if args.onednn_bf16:
+                tf.config.optimizer.set_experimental_options(
+                    {"auto_mixed_precision_onednn_bfloat16": True})
+            loaded, setup["reload_s"] = latency.time_once(load_export, trained["info"].path)
+            setup["export_recommend"] = recommender(loaded, args.k)
+            # The alternative gets the trained query tower's weights and the export's items.
+            model = trained["model"]
+            payload = query_tower_weights(model.query_model)
+            payload["item_embeddings"] = loaded.item_embeddings.numpy()
+            payload["item_ids"] = np.array([i.decode() for i in loaded.item_ids.numpy()],
+                                           dtype=str)
+            vectors = trained["embedder"].embed(texts[:8], progress=False)
+            oov = (tf.constant(np.repeat(payload["oov_id_vector"][None], len(vectors), 0))
+                   if model.query_model.use_ids else None)
+            setup["tower_error"] = float(np.abs(
+                numpy_query_tower(payload, vectors)
+                - model.query_model.combine(oov, tf.constant(vectors)).numpy()).max())
+            print(f"NumPy query tower vs the trained tower: max |difference| "
+                  f"{setup['tower_error']:.1e}")
         n_batches = min(args.batches, len(texts) // args.batch_size)
-        single_texts = np.array([texts[i] for i in order[: args.calls]], dtype=str)
-        batch_texts = np.array([texts[i] for i in order[: n_batches * args.batch_size]],
-                               dtype=str)
-        first_call = latency.time_once(export_recommend, [single_texts[0]])[1]
-        hf_tokenizer = trained["embedder"].tokenizer
-        tokens = np.array([len(hf_tokenizer(t, truncation=True, max_length=trained["max_length"])
-                               ["input_ids"]) for t in single_texts])
-
-        def local(recommend):
-            return lambda command: run_command(recommend, single_texts, batch_texts,
-                                               args.batch_size, command, latency)
-
-        sides = {"export": local(export_recommend)}
-        extra = {}
-        if args.xla_encoder:
-            path = export_xla_variant(trained, scratch / "export")
-            xla_recommend = recommender(load_export(path), k)
-            warm_texts = [" ".join(["a"] * (n - 2))
-                          for n in range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET)]
-            start = time.perf_counter()
-            for text in warm_texts:      # compile every length for one query and for a batch
-                xla_recommend([text])
-                xla_recommend([text] * args.batch_size)
-            extra["xla_warmup_s"] = time.perf_counter() - start
-            sides["export + XLA encoder"] = local(xla_recommend)
-
-        # The alternative gets the trained query tower's weights and the export's item matrix.
-        model = trained["model"]
-        payload = query_tower_weights(model.query_model)
-        payload["item_embeddings"] = loaded.item_embeddings.numpy()
-        payload["item_ids"] = np.array([i.decode() for i in loaded.item_ids.numpy()], dtype=str)
-        vectors = trained["embedder"].embed(list(single_texts[:8]), progress=False)
-        oov = (tf.constant(np.repeat(payload["oov_id_vector"][None], len(vectors), 0))
-               if model.query_model.use_ids else None)
-        tower_error = float(np.abs(numpy_query_tower(payload, vectors) - model.query_model.combine(
-            oov, tf.constant(vectors)).numpy()).max())
-        print(f"NumPy query tower vs the trained tower: max |difference| {tower_error:.1e}")
-        payload["single_texts"], payload["batch_texts"] = single_texts, batch_texts
-        settings = {"model_dir": str(package_model_dir()), "max_seq_length": trained["max_length"],
-                    "k": k, "batch_size": args.batch_size, "torch_threads": args.torch_threads}
-        alternative, reason = None, ""
-        if not args.no_alternative:
+        setup["single_texts"] = np.array(texts[: args.calls], dtype=str)
+        setup["batch_texts"] = np.array(texts[: n_batches * args.batch_size], dtype=str)
+        payload["single_texts"], payload["batch_texts"] = (setup["single_texts"],
+                                                           setup["batch_texts"])
+        if not args.skip_embed:
+            setup["embed_texts"] = embedding_texts(data, args.embed_texts, config.SEED)
+            payload["embed_texts"] = np.array(setup["embed_texts"], dtype=str)
+        settings = {"model_dir": str(package_model_dir()), "max_seq_length": setup["max_length"],
+                    "k": args.k, "batch_size": args.batch_size,
+                    "torch_threads": args.torch_threads,
+                    "embed_batch_size": args.embed_batch_size}
+        setup["npz"] = write_payload(scratch / "alternative.npz", payload, settings)
+        reason = ""
+        if not args.no_alternative and not (args.skip_single and args.skip_embed):
             if args.alternative_python:
-                alternative = Worker(args.alternative_python, payload, settings, scratch)
+                alternative = Worker(args.alternative_python, setup["npz"])
             else:
                 try:
                     alternative = InProcess(payload, settings)
@@ -592,110 +1186,59 @@ def main() -> None:
                     reason = (f"sentence-transformers is not importable here ({error}); "
                               "see --alternative-python")
                     print(reason)
-        if alternative is not None:
-            sides["alternative"] = alternative.run
-
-        load_during = load_averages()
+        elif args.no_alternative:
+            reason = "--no-alternative"
         try:
-            stats = measure(sides, len(single_texts), n_batches, args.block)
-            answers = {}
-            for name, run in sides.items():
-                got = run({"op": "recommend", "start": 0, "stop": len(single_texts)})
-                answers[name] = (got["ids"], got["scores"])
+            if not args.skip_single:
+                print("single queries and batches", flush=True)
+                parts["single_query"] = single_part(args, setup, alternative, reason)
+            if not args.skip_concurrent:
+                print(f"concurrent load over HTTP, {args.clients} clients", flush=True)
+                parts["concurrent_load"] = concurrent_part(args, setup)
+            if not args.skip_embed:
+                print(f"embedding throughput, {args.embed_texts} texts", flush=True)
+                parts["embedding"] = embed_part(args, setup, alternative, reason)
         finally:
             if alternative is not None:
                 alternative.close()
-        load_after = load_averages()
-        fresh = fresh_process_start(info.path, str(single_texts[0]))
-        versions = {"Python": platform.python_version(), "TensorFlow": tf.__version__,
-                    "tensorflow-text": tensorflow_text.__version__,
-                    "transformers": transformers.__version__, "NumPy": np.__version__,
-                    "TensorFlow threads (intra, inter)":
-                        f"{args.tf_threads or 'default'}, {args.tf_inter_threads or 'default'}"}
-        alternative_versions = alternative.versions if alternative is not None else {}
-    total = time.perf_counter() - started
-
-    rows = []
-    for name in sides:
-        single, batch = stats[name, "single"], stats[name, "batch"]
-        rows.append({"implementation": NAMES[name],
-                     "1 query: median ms": f"{single['median_ms']:.1f}",
-                     "1 query: p95 ms": f"{single['p95_ms']:.1f}",
-                     "1 query: mean ms": f"{single['mean_ms']:.1f}",
-                     f"batch of {args.batch_size}: median ms": f"{batch['median_ms']:.0f}",
-                     f"batch of {args.batch_size}: queries/s":
-                         f"{latency.items_per_second(batch, args.batch_size):.0f}"})
-    lines = [
-        "# Serving latency (lesson 08)",
-        "",
-        f"`python benchmarks/serving_latency.py {shown_arguments(sys.argv[1:])}`",
-        "",
-        f"{dt.date.today()} · {machine()} · working tree on top of git {git_revision()} · "
-        f"profile {trained['profile']} · {trained['data'].name}: {len(trained['item_ids'])} "
-        f"items in the catalogue · at most {trained['max_length']} tokens · k = {k} · anonymous "
-        "user",
-        "",
-        f"Load average (1, 5, 15 min): before the run {load_before}; when timing started "
-        f"{load_during}; after timing {load_after}. Whole run {total:.0f} s "
-        f"({', '.join(f'{n} {s:.0f} s' for n, s in trained['seconds'].items())}).",
-        "",
-        f"Versions: {', '.join(f'{n} {v}' for n, v in versions.items())}.",
-    ]
-    if alternative_versions:
-        lines.append("Alternative: " + ", ".join(f"{n} {v}" for n, v in
-                                                   alternative_versions.items()) + ".")
-    elif reason:
-        lines.append(f"Alternative not measured: {reason}.")
+    versions = {"Python": platform.python_version(), "TensorFlow": tf.__version__,
+                "tensorflow-text": tensorflow_text.__version__,
+                "transformers": transformers.__version__, "NumPy": np.__version__,
+                "TensorFlow threads (intra, inter)":
+                    f"{args.tf_threads or 'default'}, {args.tf_inter_threads or 'default'}"}
     if args.onednn_bf16:
-        lines.append("Served with grappler's auto_mixed_precision_onednn_bfloat16 rewrite.")
-    lines += [
-        "",
-        f"{len(single_texts)} single queries: real test-split review texts (blank reviews left "
-        f"out: {n_blank} of {len(texts) + n_blank:,}), one per call "
-        f"(tokens per text: median {np.median(tokens):.0f}, p95 {np.percentile(tokens, 95):.0f}, "
-        f"{int((tokens >= trained['max_length']).sum())} cut at {trained['max_length']}); "
-        f"{n_batches} batches of {args.batch_size} texts. The implementations took turns in "
-        "blocks, the samples of all blocks pooled.",
-        "",
-        markdown_table(rows, list(rows[0])),
-        "",
-    ]
-    if "alternative" in sides:
-        e1, a1 = stats["export", "single"]["median_ms"], stats["alternative", "single"]["median_ms"]
-        eb = latency.items_per_second(stats["export", "batch"], args.batch_size)
-        ab = latency.items_per_second(stats["alternative", "batch"], args.batch_size)
-        lines += [f"Aim (the export at least as fast for one query, faster in batches): one query "
-                  f"{e1:.1f} against {a1:.1f} ms median, **{'met' if e1 <= a1 else 'not met'}** "
-                  f"(the export takes {e1 / a1:.2f}x the time); batches {eb:.0f} against {ab:.0f} "
-                  f"queries/s, **{'met' if eb > ab else 'not met'}** ({eb / ab:.2f}x).", ""]
-        same = compare(*answers["export"], *answers["alternative"])
-        lines += [f"Same answers: {same['identical']} of {same['n']} top-{k} lists identical "
-                  f"between the export and the alternative (mean overlap {same['overlap']:.3f}, "
-                  f"largest score difference {same['score_difference']:.1e}); the NumPy query "
-                  f"tower matches the trained one to {tower_error:.1e}.", ""]
-    if "export + XLA encoder" in sides:
-        same = compare(*answers["export"], *answers["export + XLA encoder"])
-        n_shapes = 2 * len(range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET))
-        lines += [f"XLA variant: compiling its {n_shapes} "
-                  f"shapes (lengths padded to multiples of {XLA_BUCKET}, one query and a batch) "
-                  f"took {extra['xla_warmup_s']:.0f} s before timing; {same['identical']} of "
-                  f"{same['n']} top-{k} lists identical to the export's (largest score "
-                  f"difference {same['score_difference']:.1e}).", ""]
-    lines += [
-        f"Export: {size / 1e6:.1f} MB on disk ({variables / 1e6:.1f} MB of it variables). Reload "
-        f"with `textrec.export.load_export` in the process that exported it: {reload_s:.2f} s; "
-        f"the first `recommend_text` call after it {first_call:.2f} s. In a fresh Python process: "
-        f"importing TensorFlow and tensorflow-text {fresh['import_s']:.1f} s, loading "
-        f"{fresh['load_s']:.2f} s, first call {fresh['first_call_s']:.2f} s.",
-    ]
-    if args.note:
-        lines += ["", args.note]
-    report = "\n".join(lines) + "\n"
-    print("\n" + report)
+        versions["grappler"] = "auto_mixed_precision_onednn_bfloat16 on (this process)"
+
     out = Path(args.out)
+    json_path = out.with_suffix(".json")
+    earlier = {}
+    if not args.no_merge and json_path.is_file():
+        try:
+            earlier = json.loads(json_path.read_text())
+        except ValueError:
+            print(f"{json_path} is not JSON; not carrying earlier parts over")
+    for part, skip in PARTS.items():
+        if getattr(args, skip) and earlier.get(part):
+            parts[part] = {**earlier[part], "from_earlier_run": True}
+    results = {**stamp(args), "profile": profile.name, "data": data.name,
+               "items": len(trained["item_ids"]) if trained else None,
+               "max_length": profile.max_seq_length, "k": args.k, "versions": versions,
+               "alternative_versions": (alternative.versions if alternative is not None else
+                                        parts.get("concurrent_load", {}).get("figures", {})
+                                        .get("alternative_versions", {})),
+               "load_average": {"before": load_before, "after": load_average(),
+                                **{part: got["load_average"] for part, got in parts.items()
+                                   if not got.get("from_earlier_run")}},
+               "whole_run_s": time.perf_counter() - started,
+               "train_export_s": trained["seconds"] if trained else {}}
+    results.update(headline(parts))
+    results.update(parts)
+    report = markdown_report(results, args.note)
+    print("\n" + report)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(report)
-    print(f"written to {out}")
+    json_path.write_text(json.dumps(results, indent=2, default=float) + "\n")
+    print(f"written to {out} and {json_path}")
 
 
 if __name__ == "__main__":
