@@ -6,7 +6,7 @@
         [--serve-args "..."] [--variant-serve-args "..."] [--alternative-slots 2]
         [--embed-texts 2000] [--embed-repeats 2] [--embed-batch-size 64]
         [--skip-single] [--skip-concurrent] [--skip-embed] [--quick] [--no-merge]
-        [--xla-encoder] [--tf-threads N] [--tf-inter-threads N] [--torch-threads N]
+        [--graph-encoder] [--tf-threads N] [--tf-inter-threads N] [--torch-threads N]
         [--onednn-bf16] [--out benchmarks/results/serving_latency.md]
 
 Three parts, each against the same alternative, both sides in the same run, taking turns:
@@ -54,8 +54,8 @@ Instruments, 5-core; ``--data PATH`` or ``TEXTREC_REAL_DATA``):
   top-10 lists of the two are compared text by text.
 
 Things to try for speed (each reported beside the plain export, never instead of it):
-``--xla-encoder`` also exports and times a variant whose encoder call is compiled with XLA on
-lengths padded to multiples of 8 (compiled for every length before timing);
+``--graph-encoder`` also exports and times the export as it was before issue #18: its encoder
+in TensorFlow's graph, not XLA (``ExportSettings(compiled_encoder=False)``);
 ``--tf-threads``/``--tf-inter-threads`` and ``--torch-threads`` set the thread pools;
 ``--onednn-bf16`` serves with grappler's oneDNN bfloat16 rewrite.
 
@@ -447,36 +447,15 @@ def train_and_export(args, data, folder: Path) -> dict:
             "max_length": profile.max_seq_length, "profile": profile.name, "seconds": seconds}
 
 
-XLA_BUCKET = 8
+def export_graph_variant(trained: dict, folder: Path) -> Path:
+    """The same model exported with its encoder in TensorFlow's graph (no XLA): the export as it
+    was before issue #18, timed beside the compiled one."""
+    from textrec.export import ExportSettings, ServingParts, export_recommender
 
-
-def export_xla_variant(trained: dict, folder: Path) -> Path:
-    """Tried for speed, not the course's export: the same serving graph, but the encoder call
-    compiled with XLA (``tf.function(jit_compile=True)``) on token ids padded to a multiple of
-    ``XLA_BUCKET`` tokens (XLA compiles once per input shape: 16 lengths up to 128 per batch
-    size, compiled on first use)."""
-    import tensorflow as tf
-
-    from textrec.export import ServingParts, build_module
-
-    module, _ = build_module(ServingParts(trained["model"], trained["user_text"],
-                                          trained["item_text"], trained["train"],
-                                          trained["review_vectors"], trained["embedder"]))
-    plain_encode = module._encode
-
-    @tf.function(jit_compile=True)
-    def xla_encode(ids, mask):
-        return plain_encode(ids, mask)
-
-    def bucketed_encode(ids, mask):
-        paddings = [[0, 0], [0, tf.math.floormod(-tf.shape(ids)[1], XLA_BUCKET)]]
-        return xla_encode(tf.pad(ids, paddings, constant_values=module.tokenizer.pad_id),
-                          tf.pad(mask, paddings))
-
-    module._encode = bucketed_encode     # what the signatures call when they are traced
-    path = folder / "textrec-xla" / "1"
-    tf.saved_model.save(module, str(path), signatures=module.signatures())
-    return path
+    parts = ServingParts(trained["model"], trained["user_text"], trained["item_text"],
+                         trained["train"], trained["review_vectors"], trained["embedder"])
+    return export_recommender(parts, folder, ExportSettings(name="textrec-graph",
+                                                            compiled_encoder=False)).path
 
 
 def recommender(loaded, k: int):
@@ -547,7 +526,7 @@ def shown_arguments(argv) -> str:
 
 
 NAMES = {"export": "textrec export (SavedModel, reloaded)",
-         "export + XLA encoder": "variant: export, encoder under XLA (tried)",
+         "export, graph encoder": "variant: export, encoder in TensorFlow's graph (before #18)",
          "alternative": "sentence-transformers + NumPy top-k"}
 PARTS = {"single_query": "skip_single", "concurrent_load": "skip_concurrent",
          "embedding": "skip_embed"}
@@ -570,8 +549,9 @@ def parse_args(argv=None):
                         help="a Python with torch and sentence-transformers: the alternative "
                              "runs there, in a worker process (and its HTTP server)")
     parser.add_argument("--no-alternative", action="store_true")
-    parser.add_argument("--xla-encoder", action="store_true",
-                        help="also time a variant of the export with the encoder under XLA")
+    parser.add_argument("--graph-encoder", action="store_true",
+                        help="also time the export with its encoder in TensorFlow's graph "
+                             "(compiled_encoder=False: the export before issue #18)")
     parser.add_argument("--tf-threads", type=int, default=0,
                         help="TensorFlow intra-op threads (0: TensorFlow's default)")
     parser.add_argument("--tf-inter-threads", type=int, default=0,
@@ -603,6 +583,9 @@ def parse_args(argv=None):
                        help="sentence-transformers' encode batch size")
     embed.add_argument("--embedder-batch-size", type=int, default=0,
                        help="TextEmbedder's batch size (0: its default, the profile's)")
+    parser.add_argument("--embed-variants", default="graph,bfloat16",
+                        help="embedder variants timed beside the default, comma-separated: "
+                             "graph (compiled=False), bfloat16 (precision='bfloat16'); '' none")
     parser.add_argument("--skip-single", action="store_true",
                         help="leave out the single-query and batch timing")
     parser.add_argument("--skip-concurrent", action="store_true",
@@ -685,18 +668,9 @@ def single_part(args, setup: dict, alternative, reason: str) -> dict:
                                            args.batch_size, command, latency)
 
     sides = {"export": local(export_recommend)}
-    extra = {}
-    if args.xla_encoder:
-        path = export_xla_variant(trained, setup["scratch"] / "export")
-        xla_recommend = recommender(load_export(path), k)
-        warm_texts = [" ".join(["a"] * (n - 2))
-                      for n in range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET)]
-        start = time.perf_counter()
-        for text in warm_texts:      # compile every length for one query and for a batch
-            xla_recommend([text])
-            xla_recommend([text] * args.batch_size)
-        extra["xla_warmup_s"] = time.perf_counter() - start
-        sides["export + XLA encoder"] = local(xla_recommend)
+    if args.graph_encoder:
+        path = export_graph_variant(trained, setup["scratch"] / "export")
+        sides["export, graph encoder"] = local(recommender(load_export(path), k))
     if alternative is not None:
         sides["alternative"] = alternative.run
 
@@ -752,15 +726,17 @@ def single_part(args, setup: dict, alternative, reason: str) -> dict:
                   f"between the export and the alternative (mean overlap {same['overlap']:.3f}, "
                   f"largest score difference {same['score_difference']:.1e}); the NumPy query "
                   f"tower matches the trained one to {setup['tower_error']:.1e}.", ""]
-    if "export + XLA encoder" in sides:
-        same = compare(*answers["export"], *answers["export + XLA encoder"])
-        n_shapes = 2 * len(range(XLA_BUCKET, trained["max_length"] + 1, XLA_BUCKET))
-        figures["xla_warmup_s"] = extra["xla_warmup_s"]
-        lines += [f"XLA variant: compiling its {n_shapes} "
-                  f"shapes (lengths padded to multiples of {XLA_BUCKET}, one query and a batch) "
-                  f"took {extra['xla_warmup_s']:.0f} s before timing; {same['identical']} of "
-                  f"{same['n']} top-{k} lists identical to the export's (largest score "
-                  f"difference {same['score_difference']:.1e}).", ""]
+    warm = setup["warm_up"]
+    figures["warm_up"] = warm
+    lines += [f"Before timing, `textrec.export.warm_up` compiled the export's XLA encoder on its "
+              f"{warm['shapes']} bucket shapes in {warm['seconds']:.0f} s (what `textrec serve` "
+              "does when it loads a version).", ""]
+    if "export, graph encoder" in sides:
+        same = compare(*answers["export"], *answers["export, graph encoder"])
+        figures["graph_encoder_same_lists"] = same
+        lines += [f"Graph-encoder variant: {same['identical']} of {same['n']} top-{k} lists "
+                  f"identical to the compiled export's (largest score difference "
+                  f"{same['score_difference']:.1e}).", ""]
     figures.update({"export_mb": size / 1e6, "variables_mb": variables / 1e6,
                     "reload_s": setup["reload_s"], "first_call_s": first_call,
                     "fresh_process": fresh})
@@ -925,15 +901,26 @@ def embed_part(args, setup: dict, alternative, reason: str) -> dict:
 
     texts, max_length = setup["embed_texts"], setup["max_length"]
     embedder = TextEmbedder(max_length=max_length, batch_size=args.embedder_batch_size or None,
-                            use_cache=False)
+                            use_cache=False, precision="float32")
+    # Variants, timed in the same turns and counting for no aim: TensorFlow's graph without XLA
+    # (the embedder before issue #18) and the opt-in bfloat16 products.
+    variants = {"graph": {"compiled": False},
+                "bfloat16": {"precision": "bfloat16"}}
+    embedders = {"course": embedder}
+    for name in [v for v in args.embed_variants.split(",") if v]:
+        embedders[f"course, {name}"] = TextEmbedder.from_model(
+            embedder.tokenizer, embedder.model, embedder.name, max_length=max_length,
+            batch_size=embedder.batch_size, use_cache=False, **variants[name])
     ours = {}
 
-    def course() -> float:
-        start = time.perf_counter()
-        ours["vectors"] = embedder.embed(texts, progress=False)
-        return time.perf_counter() - start
+    def timer(name):
+        def run() -> float:
+            start = time.perf_counter()
+            ours[name] = embedders[name].embed(texts, progress=False)
+            return time.perf_counter() - start
+        return run
 
-    sides = {"course": course}
+    sides = {name: timer(name) for name in embedders}
     theirs_path = setup["scratch"] / "sentence_transformers_vectors.npy"
     if alternative is not None:
         sides["sentence-transformers"] = lambda: alternative.run(
@@ -948,9 +935,12 @@ def embed_part(args, setup: dict, alternative, reason: str) -> dict:
                "truncated": embedder.last_stats.n_truncated, "repeats": args.embed_repeats,
                "embedder_batch_size": embedder.batch_size,
                "sentence_transformers_batch_size": args.embed_batch_size, **turns}
-    names = {"course": "textrec `TextEmbedder` (TensorFlow)",
+    names = {"course": "textrec `TextEmbedder` (TensorFlow, XLA on buckets: the default)",
+             "course, graph": "variant: `TextEmbedder(compiled=False)` (TensorFlow's graph)",
+             "course, bfloat16": "variant: `TextEmbedder(precision='bfloat16')` (opt-in)",
              "sentence-transformers": "sentence-transformers `encode` (PyTorch)"}
-    batch = {"course": embedder.batch_size, "sentence-transformers": args.embed_batch_size}
+    batch = {name: embedder.batch_size for name in embedders}
+    batch["sentence-transformers"] = args.embed_batch_size
     rows = [{"implementation": names[name], "batch": batch[name],
              "first pass s": f"{got['first_pass_s']:.1f}",
              "timed passes s": ", ".join(f"{s:.1f}" for s in got["seconds"]),
@@ -973,13 +963,27 @@ def embed_part(args, setup: dict, alternative, reason: str) -> dict:
         "",
     ]
     if alternative is not None:
-        cosine = cosines(ours["vectors"], np.load(theirs_path))
+        theirs = np.load(theirs_path)
+        cosine = cosines(ours["course"], theirs)
         figures["cosine_min"], figures["cosine_median"] = float(cosine.min()), float(
             np.median(cosine))
         ratio = turns["course"]["texts_per_s"] / turns["sentence-transformers"]["texts_per_s"]
         lines += [f"The course's embedder {ratio:.2f}x sentence-transformers' texts/s; cosine "
                   f"between the two vectors of each text: min {cosine.min():.6f}, median "
                   f"{np.median(cosine):.6f}.", ""]
+        figures["variants"] = {}
+        for name in embedders:
+            if name == "course":
+                continue
+            cosine = cosines(ours[name], theirs)
+            variant = {"ratio": turns[name]["texts_per_s"]
+                       / turns["sentence-transformers"]["texts_per_s"],
+                       "cosine_min": float(cosine.min()),
+                       "cosine_median": float(np.median(cosine))}
+            figures["variants"][name] = variant
+            lines += [f"{names[name]}: {variant['ratio']:.2f}x sentence-transformers' texts/s; "
+                      f"cosine min {variant['cosine_min']:.6f}, median "
+                      f"{variant['cosine_median']:.6f} (a variant: it counts for no aim).", ""]
     else:
         lines += [f"sentence-transformers not measured: {reason or 'not asked for'}.", ""]
     return {"run": stamp(args), "load_average": {"start": load_start, "end": load_end},
@@ -1123,6 +1127,7 @@ def main() -> None:
 
     from textrec import config
     from textrec.export import latency, load_export
+    from textrec.export import warm_up as export_warm_up
     from textrec.text import package_model_dir
 
     load_before = load_average()
@@ -1147,6 +1152,9 @@ def main() -> None:
                 tf.config.optimizer.set_experimental_options(
                     {"auto_mixed_precision_onednn_bfloat16": True})
             loaded, setup["reload_s"] = latency.time_once(load_export, trained["info"].path)
+            setup["warm_up"] = export_warm_up(loaded)      # as a server does before serving
+            print(f"warm-up: {setup['warm_up']['shapes']} shapes compiled in "
+                  f"{setup['warm_up']['seconds']:.0f} s", flush=True)
             setup["export_recommend"] = recommender(loaded, args.k)
             # The alternative gets the trained query tower's weights and the export's items.
             model = trained["model"]
