@@ -66,6 +66,10 @@ def test_compiled_vectors_equal_the_graph_for_any_shape(encoder_parts):
         got = encoder(ids, mask).numpy()
         assert got.shape == (n, 384)
         np.testing.assert_allclose(got, expected, atol=2e-5)
+    # Nine texts of one length bucket: more than the largest batch, so chunks of 4.
+    ids, mask = np.full((9, 33), 2000, np.int32), np.ones((9, 33), np.int32)
+    expected = compiled.sentence_vectors(model, tf.constant(ids), tf.constant(mask)).numpy()
+    np.testing.assert_allclose(encoder(ids, mask).numpy(), expected, atol=2e-5)
     assert encoder(np.zeros((0, 5), np.int32), np.zeros((0, 5), np.int32)).shape == (0, 384)
     assert encoder.compiled.experimental_get_tracing_count() == 1
     with pytest.raises(tf.errors.InvalidArgumentError, match="longest bucket"):
@@ -75,7 +79,9 @@ def test_compiled_vectors_equal_the_graph_for_any_shape(encoder_parts):
 def test_padding_rows_and_tokens_change_no_vector(encoder_parts):
     model, pad_id = encoder_parts
     encoder = compiled.CompiledEncoder(model, compiled.Buckets.for_length(32, 8), pad_id)
-    ids, mask = _random_batch(np.random.default_rng(1), 3, 11)
+    ids, mask = _random_batch(np.random.default_rng(1), 3, 30)
+    mask[:, :] = (np.arange(30)[None, :] < np.array([[5], [30], [12]])).astype(np.int32)
+    ids = np.where(mask == 1, ids, pad_id).astype(np.int32)   # lengths 5, 30, 12: two buckets
     alone = [encoder(ids[i:i + 1], mask[i:i + 1]).numpy()[0] for i in range(3)]
     np.testing.assert_allclose(encoder(ids, mask).numpy(), np.stack(alone), atol=2e-5)
 

@@ -9,7 +9,8 @@ repeat. :class:`CompiledEncoder` pads every call up to a *bucket*: the token len
 of a few lengths (multiples of 16 up to 128 tokens, then coarser), the number of texts to the
 next power of two (at most ``max_batch``; larger calls run in chunks of ``max_batch``). The
 padding rows and tokens have attention mask 0, so they change no real text's vector, and the
-rows are cut off again.
+rows are cut off again. Within a call, texts are grouped by their own length bucket, so a batch
+of short texts with one long one is not padded to the long one's length.
 
 The embedder (lessons 03-05, the pipeline) and the exported serving graph (lesson 08) call the
 same :class:`CompiledEncoder`, so they compute the same vectors the same way. A server compiles
@@ -217,13 +218,41 @@ class CompiledEncoder(tf.Module):
         return sentence_vectors(self.model, input_ids, attention_mask, self.uses_token_types)
 
     def __call__(self, input_ids, attention_mask):
-        """Vectors of [n, length] ids and mask (any n and length up to the longest bucket)."""
+        """Vectors of [n, length] ids and mask (right-padded; any n, and any length up to the
+        longest bucket).
+
+        The rows are grouped by their own length bucket first, and each group runs padded only
+        to its bucket: in a call of 8 texts, one long text does not make the 7 short ones pay
+        for its length (the encoder's work grows with the tokens it is given, padding
+        included). Each row gets the vector a call of its own would give."""
         input_ids = tf.convert_to_tensor(input_ids, tf.int32)
         attention_mask = tf.convert_to_tensor(attention_mask, tf.int32)
         n, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
         tf.debugging.assert_less_equal(
             length, self._length_table[-1],
             message=f"more tokens than the longest bucket ({self.buckets.lengths[-1]})")
+        tokens = tf.maximum(tf.reduce_sum(attention_mask, axis=1), 1)
+        row_bucket = tf.searchsorted(self._length_table, tokens, side="left")
+        vectors = tf.zeros([n, self.dim], tf.float32)
+        for bucket, bucket_length in enumerate(self.buckets.lengths):
+            rows = tf.where(tf.equal(row_bucket, bucket))[:, 0]
+
+            def group(rows=rows, bucket_length=bucket_length):
+                # The group's ids cut (or padded) to its bucket's length: only padding is cut.
+                widen = [[0, 0], [0, tf.maximum(bucket_length - length, 0)]]
+                ids = tf.pad(tf.gather(input_ids, rows), widen,
+                             constant_values=self.pad_id)[:, :bucket_length]
+                mask = tf.pad(tf.gather(attention_mask, rows), widen)[:, :bucket_length]
+                return self._padded_call(ids, mask)
+
+            found = tf.cond(tf.size(rows) > 0, group,
+                            lambda: tf.zeros([0, self.dim], tf.float32))
+            vectors = tf.tensor_scatter_nd_update(vectors, rows[:, None], found)
+        return vectors
+
+    def _padded_call(self, input_ids, attention_mask):
+        """The compiled encoder on ids and mask padded to the bucket shape of the call."""
+        n, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
         # The first bucket at least as large as the call, for tokens and for texts.
         padded_length = tf.gather(self._length_table, tf.searchsorted(
             self._length_table, tf.reshape(length, [1]), side="left"))[0]
