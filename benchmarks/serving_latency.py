@@ -583,9 +583,9 @@ def parse_args(argv=None):
                        help="sentence-transformers' encode batch size")
     embed.add_argument("--embedder-batch-size", type=int, default=0,
                        help="TextEmbedder's batch size (0: its default, the profile's)")
-    parser.add_argument("--embed-variants", default="graph,bfloat16",
-                        help="embedder variants timed beside the default, comma-separated: "
-                             "graph (compiled=False), bfloat16 (precision='bfloat16'); '' none")
+    embed.add_argument("--embed-variants", default="graph,bfloat16",
+                       help="embedder variants timed beside the default, comma-separated: "
+                            "graph (compiled=False), bfloat16 (precision='bfloat16'); '' none")
     parser.add_argument("--skip-single", action="store_true",
                         help="leave out the single-query and batch timing")
     parser.add_argument("--skip-concurrent", action="store_true",
