@@ -100,7 +100,6 @@ class RecommenderModule(tf.Module):
                                  f"than the tokenizer's max_length ({tokenizer.max_length})")
             self.compiled_encoder = CompiledEncoder(encoder, buckets, tokenizer.pad_id,
                                                     uses_token_types)
-        self.warm_up_shapes = [] if buckets is None else buckets.shapes
         # The query tower's layers are tracked (their weights are saved); the tower itself is
         # not, so its raw-id lookup never reaches the export.
         self.query_layers = [layer for layer in (query_tower.text_projection,
@@ -262,12 +261,10 @@ class RecommenderModule(tf.Module):
         now (a server calls this when it loads a version) and not on a user's request. Returns
         ``shapes`` int32 (how many; 0 when the encoder is not compiled) and ``checksum``, the
         sum of the vectors (it keeps the calls in the graph)."""
-        total = tf.constant(0.0, tf.float32)
-        for n, length in self.warm_up_shapes:
-            ids = tf.fill([n, length], tf.constant(self.tokenizer.pad_id, tf.int32))
-            vectors = self.compiled_encoder.compiled(ids, tf.ones([n, length], tf.int32))
-            total += tf.reduce_sum(vectors)
-        return {"shapes": tf.constant(len(self.warm_up_shapes), tf.int32), "checksum": total}
+        if self.compiled_encoder is None:
+            return {"shapes": tf.constant(0, tf.int32), "checksum": tf.constant(0.0, tf.float32)}
+        return {"shapes": tf.constant(len(self.compiled_encoder.buckets.shapes), tf.int32),
+                "checksum": self.compiled_encoder.warm_up()}
 
     def signatures(self) -> dict:
         return {"recommend_user": self.recommend_user, "recommend_text": self.recommend_text,

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 import tensorflow as tf
 
 from textrec.text.pooling import l2_normalize, mean_pool
@@ -278,9 +277,12 @@ class CompiledEncoder(tf.Module):
         vectors = tf.cond(n > largest, in_chunks, one_call)
         return vectors[:n]
 
-    def warm_up(self) -> int:
-        """Compile every bucket shape now (eagerly); returns how many."""
+    def warm_up(self):
+        """Run the compiled encoder once on every bucket shape, so that XLA compiles each now;
+        eagerly or inside a ``tf.function`` (the export's ``warm_up``). Returns the sum of all
+        the vectors (a result that keeps every call in a traced graph)."""
+        total = tf.constant(0.0, tf.float32)
         for n, length in self.buckets.shapes:
-            ids = np.full((n, length), self.pad_id, np.int32)
-            self.compiled(tf.constant(ids), tf.ones_like(ids))
-        return len(self.buckets.shapes)
+            ids = tf.fill([n, length], tf.constant(self.pad_id, tf.int32))
+            total += tf.reduce_sum(self.compiled(ids, tf.ones([n, length], tf.int32)))
+        return total

@@ -24,8 +24,6 @@ from textrec import config
 from textrec.text import cache as cache_module
 from textrec.text.compiled import PRECISIONS, Buckets, CompiledEncoder, sentence_vectors
 from textrec.text.encoder import ResolvedEncoder, load_encoder, resolve_encoder
-
-__all__ = ["EmbeddingStats", "TextEmbedder", "sentence_vectors"]
 AUTO_PROGRESS_ABOVE = 1000  # progress=None shows a bar when more texts than this need the model
 _TOKENIZE_CHUNK = 2048
 
