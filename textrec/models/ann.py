@@ -27,11 +27,26 @@ lists and probes them inside the serving graph, the same way (:meth:`AnnIndex.iv
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
 
 from textrec import config, ranking
+
+
+@dataclasses.dataclass(frozen=True)
+class AnnSettings:
+    """How to build an :class:`AnnIndex` where it is built for someone else (the export):
+    ``n_lists`` (None: :func:`default_lists`), ``n_probe`` and the k-means ``seed``."""
+
+    n_lists: int | None = None
+    n_probe: int = 8
+    seed: int = config.SEED
+
+
+def library_version() -> str:
+    return f"faiss {_faiss().__version__}"
 
 
 def _faiss():

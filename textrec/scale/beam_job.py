@@ -34,6 +34,7 @@ first use; this module goes to the FnApiRunner directly, so no download is tried
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -301,8 +302,7 @@ def run_embedding_job(source, out, *, workers: int = 2, runner: str | None = Non
     local = runner in LOCAL_RUNNERS
     if local and settings.threads_per_worker is None:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        settings = embedding.EmbeddingSettings(settings.encoder, settings.max_length,
-                                               settings.batch_size, threads)
+        settings = dataclasses.replace(settings, threads_per_worker=threads)
     files = review_files(source) if "://" not in str(source) else [str(source)]
     shards = int(shards or workers)
     dim = embedding.encoder_dim(settings)

@@ -35,13 +35,15 @@ from textrec.scale.sources import SOURCE, iter_file_reviews, review_files
 class EmbeddingSettings:
     """What every worker needs to embed the same way: the encoder (None: the course's offline
     all-MiniLM-L6-v2; or a folder or Hub id), the tokens per text and the texts per batch
-    (defaults: the profile's), and the TensorFlow threads of each worker (None: TensorFlow's
-    choice)."""
+    (defaults: the profile's), the TensorFlow threads of each worker (None: TensorFlow's
+    choice), and whether the encoder runs compiled with XLA (the embedder's default) or in
+    TensorFlow's graph (no compile per shape: quicker for a few texts, slower for many)."""
 
     encoder: str | None = None
     max_length: int | None = None
     batch_size: int | None = None
     threads_per_worker: int | None = None
+    compiled: bool = True
 
 
 # ----------------------------------------------------------------- the shared per-user step
@@ -112,7 +114,8 @@ def _new_embedder(settings: EmbeddingSettings):
     from textrec.text import TextEmbedder
 
     return TextEmbedder(settings.encoder, max_length=settings.max_length,
-                        batch_size=settings.batch_size, use_cache=False)
+                        batch_size=settings.batch_size, use_cache=False,
+                        compiled=settings.compiled)
 
 
 def _manifest(embedder, settings, *, engine, workers, seconds, files, reviews, users, counters,
