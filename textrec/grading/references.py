@@ -55,6 +55,11 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("09_explanations_feedback", 3): (
         "textrec.interests.vectors.weighted_mean_vectors",
         "textrec.grading.feedback_lesson.reference_interest_vector_at"),
+    ("11_beyond_one_machine", 1): ("textrec.scale.embedding.user_row",
+                                   "textrec.grading.scale_lesson.reference_merge_interest_vector"),
+    ("11_beyond_one_machine", 2): ("textrec.grading.scale_lesson.reference_ivf_search",),
+    ("11_beyond_one_machine", 3): ("textrec.models.ann.AnnIndex.recommend",
+                                   "textrec.grading.scale_lesson.reference_recommend_unseen"),
 }
 
 

@@ -45,8 +45,9 @@ import time
 import zlib
 from pathlib import Path
 
-import apache_beam as beam
 import numpy as np
+
+from textrec.scale._beam import beam  # noqa: I001  (first: Apache Beam without its warnings)
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 

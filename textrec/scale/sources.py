@@ -113,3 +113,28 @@ def _plain(value):
     if isinstance(value, float) and math.isnan(value):
         return None
     return value
+
+
+def write_review_shards(reviews, folder: str | Path, shards: int = 4,
+                        prefix: str = "reviews") -> list[Path]:
+    """Write a reviews frame (the schema's columns) as ``shards`` gzipped JSON-lines files in
+    the Amazon format (``reviewerID``, ``asin``, ``overall``, ``reviewText``, ``summary``,
+    ``unixReviewTime``), rows dealt in turn: sharded input for a job, from any data source."""
+    import gzip
+    import json
+
+    import numpy as np
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shards = max(1, min(int(shards), len(reviews) or 1))
+    paths = [folder / f"{prefix}-{index:05d}-of-{shards:05d}.json.gz" for index in range(shards)]
+    columns = {amazon: reviews[course].to_numpy() for course, amazon in _COURSE_TO_AMAZON.items()}
+    for index, path in enumerate(paths):
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            for row in np.arange(index, len(reviews), shards):
+                record = {key: values[row] for key, values in columns.items()}
+                record = {key: (value.item() if hasattr(value, "item") else value)
+                          for key, value in record.items()}
+                handle.write(json.dumps(record) + "\n")
+    return paths
