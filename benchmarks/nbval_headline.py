@@ -31,6 +31,9 @@ HEADLINES = {
     "06_evaluation": {"test metrics with intervals": "table"},
     "07_privacy_dp_sgd": {"DP-SGD at each epsilon": "results"},
     "08_deployment_export": {"serving latency (ms)": "table"},
+    "11_beyond_one_machine": {"Beam job equals one process": "equal",
+                              "training on 1 and 2 workers": "training",
+                              "IVF sweep": "sweep"},
 }
 
 SNIPPET = '''
