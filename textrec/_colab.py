@@ -65,7 +65,10 @@ def _lesson_extras(root: Path, notebook: str | None) -> str:
                          if name.startswith(prefix)), None)
     if requirements is None:
         return ""
-    pins = [line.split("#")[0].strip() for line in (root / requirements).read_text().splitlines()]
+    path = root / requirements
+    if not path.is_file():   # a copy of the notebooks alone: this checkout's file
+        path = Path(__file__).resolve().parents[1] / requirements
+    pins = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
     pins = [pin for pin in pins if pin]
     beam = next(pin for pin in pins if _name(pin) == "apache-beam")
     lines, line = [], ""

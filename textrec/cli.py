@@ -10,7 +10,7 @@
     textrec serve EXPORT_DIR [--host 127.0.0.1] [--port 8501] [--model-name NAME]
                                 serve an export with TF Serving's REST API (:predict, status,
                                 metadata) until Ctrl-C
-    textrec beam-embed SOURCE --out DIR [--workers 2] [--runner R] [-- RUNNER FLAGS]
+    textrec beam-embed SOURCE --out DIR [--workers 2] [--runner R] [-- RUNNER FLAGS...]
                                 embed a folder of review files with an Apache Beam job ->
                                 sharded review and user vectors (lesson 11)
     textrec train-workers [--data SOURCE] [--workers 2] [--timeout 900]
@@ -319,8 +319,6 @@ def build_parser() -> argparse.ArgumentParser:
     beam.add_argument("--batch-size", type=_positive_int, help="texts per batch (default: the "
                                                                "profile's)")
     beam.add_argument("--no-progress", action="store_true", help="no progress bar")
-    beam.add_argument("runner_flags", nargs=argparse.REMAINDER,
-                      help="after --: flags for the runner")
     beam.set_defaults(func=_beam_embed)
     workers = commands.add_parser(
         "train-workers", help="train the two-tower recipe on several local worker processes",
@@ -344,9 +342,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runner_flags = []
+    if argv and argv[0] == "beam-embed" and "--" in argv:   # the runner's own flags
+        runner_flags, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
     args = build_parser().parse_args(argv)
-    if getattr(args, "runner_flags", None) and args.runner_flags[0] == "--":
-        args.runner_flags = args.runner_flags[1:]
+    if args.command == "beam-embed":
+        args.runner_flags = runner_flags
     try:
         return args.func(args)
     except (FileNotFoundError, ValueError, KeyError, RuntimeError, TimeoutError,
