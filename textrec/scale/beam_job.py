@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import sys
@@ -51,6 +52,7 @@ from textrec.scale._beam import beam  # noqa: I001  (first: Apache Beam without 
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from textrec._logging import quiet
 from textrec.data import schema
 from textrec.data.errors import LoadReport
 from textrec.scale import embedding, vector_files
@@ -234,15 +236,25 @@ def pipeline_options(runner: str | None, workers: int, pipeline_args=()) -> Pipe
         args += [f"--direct_num_workers={int(workers)}", "--direct_running_mode=multi_processing"]
     else:
         args += [f"--runner={runner}"]
-    args += ["--default_sdk_harness_log_level=WARNING"]
+    args += ["--default_sdk_harness_log_level=ERROR"]
     return PipelineOptions(args)
+
+
+def local_runner(options: PipelineOptions):
+    """Beam's portable local runner, set up as the DirectRunner sets it up for a batch job (its
+    workers receive the pipeline's options), without the DirectRunner's first try of Prism."""
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
+
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(
+        beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)))
 
 
 def _new_pipeline(runner, options):
     if runner in LOCAL_RUNNERS:
-        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-
-        return beam.Pipeline(runner=FnApiRunner(), options=options)
+        return beam.Pipeline(runner=local_runner(options), options=options)
     return beam.Pipeline(options=options)
 
 
@@ -317,7 +329,7 @@ def run_embedding_job(source, out, *, workers: int = 2, runner: str | None = Non
     pipeline = _new_pipeline(runner, options)
     build_pipeline(pipeline, files, out, settings, dim, shards=shards, progress_dir=progress_dir)
     try:
-        with _quiet_local_workers(local):
+        with quiet(logging.getLogger("apache_beam")):
             result = _run_with_progress(pipeline, progress_dir, files if local else None)
     finally:
         if progress_dir:
@@ -345,26 +357,6 @@ def run_embedding_job(source, out, *, workers: int = 2, runner: str | None = Non
         manifest["users"] = users
         (out_path / vector_files.MANIFEST).write_text(json.dumps(manifest, indent=2))
     return manifest
-
-
-@contextlib.contextmanager
-def _quiet_local_workers(local: bool):
-    """Local worker processes log at INFO by default ("Python sdk harness starting"...): they
-    read their options from the ``PIPELINE_OPTIONS`` variable they inherit, so it gives them
-    WARNING for the span of the run."""
-    if not local:
-        yield
-        return
-    saved = os.environ.get("PIPELINE_OPTIONS")
-    os.environ["PIPELINE_OPTIONS"] = json.dumps(
-        {"options": {"default_sdk_harness_log_level": "WARNING"}})
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop("PIPELINE_OPTIONS", None)
-        else:
-            os.environ["PIPELINE_OPTIONS"] = saved
 
 
 def _user_rows(folder: Path):
