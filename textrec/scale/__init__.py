@@ -8,5 +8,6 @@
 * :mod:`textrec.scale.multiworker`: the two-tower recipe trained by several worker processes
   with ``tf.distribute.MultiWorkerMirroredStrategy``;
 * :mod:`textrec.scale.catalogue`: a synthetic catalogue of many items in the encoder's space,
-  for approximate nearest-neighbour retrieval (:mod:`textrec.models.ann`).
+  for approximate nearest-neighbour retrieval (:mod:`textrec.models.ann`);
+* :mod:`textrec.scale.results`: the full-size measurements of ``benchmarks/scale_benchmark.py``.
 """
