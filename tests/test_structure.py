@@ -20,7 +20,7 @@ LAYERS = [
     {"models"},
     {"interests"},
     {"evaluation", "privacy"},
-    {"feedback"},
+    {"feedback", "scale"},
     {"export"},
     {"pipeline", "grading"},
     {"cli"},
