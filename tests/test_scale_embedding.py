@@ -125,7 +125,7 @@ def test_the_beam_job_equals_the_in_process_embedder(review_folder, tmp_path, re
     settings = embedding.EmbeddingSettings(max_length=32, batch_size=4, compiled=False)
     reference = embedding.embed_in_process(review_folder, tmp_path / "ref", settings)
     manifest = beam_job.run_embedding_job(review_folder, tmp_path / "beam", workers=2,
-                                          settings=settings, progress=False)
+                                          settings=settings)
     job = vector_files.read_embedded(tmp_path / "beam")
     pd.testing.assert_frame_equal(job.reviews.frame, reference.reviews.frame, check_dtype=False)
     np.testing.assert_allclose(job.reviews.vectors, reference.reviews.vectors, atol=1e-5)
@@ -138,5 +138,6 @@ def test_the_beam_job_equals_the_in_process_embedder(review_folder, tmp_path, re
     assert counters["removed: same review posted again on another item"] == 1
     assert counters["scrubbed reviews"] == 1 and counters["reviews embedded"] == 5
     assert manifest["workers"] == 2 and manifest["users"] == 4
+    assert manifest["embedding processes"] == 2      # the batches were dealt to both workers
     assert [r["source"] for r in manifest["load_reports"]] == [
         "part-0.json", "part-1.json.gz", "part-2.parquet"]

@@ -5,18 +5,21 @@ The job, stage by stage (:func:`build_pipeline`)::
     files ──► ReadShard ──► GroupByKey(user) ──► CleanUserReviews ──► KeyByLength
               (the course's   (cleaning rules      (prepare_reviews:     (token-length bucket,
                loader)         are per user)        clean + scrub)        shard)
-      ──► GroupIntoBatches ──► EmbedBatch ──┬──► reviews-*.parquet
-          (texts of one         (compiled    └──► CombinePerKey(user: sum) ──► users-*.parquet
-           length, batched)      encoder)                                 (unit mean)
+      ──► GroupByKey ──► Batch ──► Reshuffle ──► EmbedBatch ──┬──► reviews-*.parquet
+          (texts of one length,   (to every      (compiled   └──► CombinePerKey(user: sum)
+           in batches)             worker)        encoder)         ──► users-*.parquet
 
 * **ReadShard** reads one file with :func:`textrec.scale.sources.iter_file_reviews`; skipped
   lines are Beam counters (``textrec`` / ``skipped: <reason>``) and each file's load report is
   kept in the manifest: nothing is lost silently.
 * **CleanUserReviews**: :func:`textrec.scale.embedding.prepare_reviews` on one user's reviews.
-* **KeyByLength** / **GroupIntoBatches**: the in-process embedder sorts all texts by length so
-  that a batch pads little. A job cannot sort globally for free, so it keys each review by its
-  token-length bucket (and a shard per worker, so no bucket waits on one worker) and batches
-  within a key.
+* **KeyByLength** / **GroupByKey** / **Batch**: the in-process embedder sorts all texts by
+  length so that a batch pads little. A job cannot sort globally for free, so it keys each review
+  by its token-length bucket (and a shard, so that no group grows without bound), groups, and
+  cuts each group into batches. ``Reshuffle`` then deals the batches out to every worker: the
+  expensive step must not stay with the worker that grouped a key (Beam's
+  ``GroupIntoBatches`` would batch the same way, but as a stateful step the local runner runs it,
+  and what is fused with it, on one worker only).
 * **EmbedBatch**: the course's :class:`textrec.text.TextEmbedder`, loaded once per worker
   process in ``DoFn.setup`` (:func:`textrec.scale.embedding.shared_embedder`).
 
@@ -33,15 +36,12 @@ first use; this module goes to the FnApiRunner directly, so no download is tried
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
-import threading
 import time
 import zlib
 from pathlib import Path
@@ -56,6 +56,7 @@ from textrec._logging import quiet
 from textrec.data import schema
 from textrec.data.errors import LoadReport
 from textrec.scale import embedding, vector_files
+from textrec.scale.progress import run_with_progress
 from textrec.scale.sources import SOURCE, iter_file_reviews, review_files
 
 COUNTERS = "textrec"
@@ -189,6 +190,19 @@ def _local_copy(path) -> _LocalCopy:
     return _LocalCopy(path)
 
 
+def _batches(element, size: int):
+    """(length key, its reviews) -> (length key, a batch of at most ``size`` of them)."""
+    key, reviews = element
+    batch = []
+    for review in reviews:
+        batch.append(review)
+        if len(batch) == size:
+            yield key, batch
+            batch = []
+    if batch:
+        yield key, batch
+
+
 def _key_by_user(review):
     return review[schema.USER], review
 
@@ -212,7 +226,9 @@ def build_pipeline(pipeline, files, out, settings: embedding.EmbeddingSettings, 
                 | "GroupByUser" >> beam.GroupByKey()
                 | "Clean" >> beam.ParDo(CleanUserReviews())
                 | "KeyByLength" >> beam.ParDo(KeyByLength(settings, shards))
-                | "Batch" >> beam.GroupIntoBatches(embedding.batch_size(settings))
+                | "GroupByLength" >> beam.GroupByKey()
+                | "Batch" >> beam.FlatMap(_batches, embedding.batch_size(settings))
+                | "Spread" >> beam.Reshuffle()
                 | "Embed" >> beam.ParDo(EmbedBatch(settings, progress_dir)))
     embedded | "WriteReviews" >> beam.io.WriteToParquet(
         _join(str(out), vector_files.REVIEW_PREFIX), vector_files.review_schema(dim), **write)
@@ -256,27 +272,6 @@ def _new_pipeline(runner, options):
     if runner in LOCAL_RUNNERS:
         return beam.Pipeline(runner=local_runner(options), options=options)
     return beam.Pipeline(options=options)
-
-
-def count_lines(files) -> int:
-    """Lines (or Parquet rows) of local review files: the progress bar's total."""
-    total = 0
-    for path in files:
-        path = Path(path)
-        if path.name.lower().endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            total += pq.ParquetFile(path).metadata.num_rows
-            continue
-        with open(path, "rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
-        import gzip
-
-        opener = gzip.open if gzipped else open
-        with contextlib.suppress(OSError, EOFError), opener(path, "rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                total += block.count(b"\n")
-    return total
 
 
 def _clear_outputs(out: Path) -> None:
@@ -330,7 +325,8 @@ def run_embedding_job(source, out, *, workers: int = 2, runner: str | None = Non
     build_pipeline(pipeline, files, out, settings, dim, shards=shards, progress_dir=progress_dir)
     try:
         with quiet(logging.getLogger("apache_beam")):
-            result = _run_with_progress(pipeline, progress_dir, files if local else None)
+            result, processes = run_with_progress(pipeline, progress_dir,
+                                                  files if local else None)
     finally:
         if progress_dir:
             shutil.rmtree(progress_dir, ignore_errors=True)
@@ -347,6 +343,7 @@ def run_embedding_job(source, out, *, workers: int = 2, runner: str | None = Non
                 "engine": f"Apache Beam {beam.__version__}, "
                           + ("FnApiRunner (local)" if local else str(runner)),
                 "workers": workers, "threads_per_worker": settings.threads_per_worker,
+                "embedding processes": processes,
                 "seconds": round(seconds, 3), "files": [Path(str(f)).name for f in files],
                 "reviews": counters.get("reviews read", 0) - sum(
                     v for k, v in counters.items() if k.startswith("removed: ")),
@@ -364,36 +361,3 @@ def _user_rows(folder: Path):
 
     for path in sorted(folder.glob(f"{vector_files.USER_PREFIX}-*.parquet")):
         yield from range(pq.ParquetFile(path).metadata.num_rows)
-
-
-def _run_with_progress(pipeline, progress_dir, files):
-    """Run the pipeline in a thread; meanwhile sum the workers' progress files into a bar."""
-    outcome = {}
-
-    def run():
-        try:
-            outcome["result"] = pipeline.run()
-            outcome["result"].wait_until_finish()
-        except BaseException as error:   # re-raised in the caller's thread
-            outcome["error"] = error
-
-    thread = threading.Thread(target=run, name="textrec-beam-job", daemon=True)
-    thread.start()
-    bar = None
-    if progress_dir is not None:
-        from textrec._logging import progress_bar
-
-        total = count_lines(files) if files else None
-        bar = progress_bar(total=total, desc="Beam job: reviews embedded", unit="review",
-                           file=sys.stdout, mininterval=2.0)
-    while thread.is_alive():
-        thread.join(0.5)
-        if bar is not None:
-            done = sum(int(p.read_text() or 0) for p in Path(progress_dir).glob("*.count"))
-            if done > bar.n:
-                bar.update(done - bar.n)
-    if bar is not None:
-        bar.close()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["result"]
