@@ -215,7 +215,8 @@ def write_markdown(results: dict) -> str:
     workers = results.get("workers")
     if workers and not workers.get("rows"):
         lines += ["## Training on two workers", ""]
-        lines += [f"- not measured: {note}" for note in workers.get("not measured", [])]
+        lines += [f"- {kind}: {note}" for kind in ("not measured", "measured instead")
+                  for note in workers.get(kind, [])]
         lines.append("")
     elif workers:
         lines += ["## Training on two workers", "",
