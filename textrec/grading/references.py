@@ -69,8 +69,18 @@ def references(lesson: str, number: int) -> tuple[str, ...]:
 
 
 def resolve(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    """The object a dotted path names: a module's function, or a class's method
+    (``package.module.Class.method``)."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name)
+        return found
+    raise ModuleNotFoundError(f"no module in the reference {path!r}")
 
 
 def locations(paths) -> list[tuple[str, str, str, int]]:
