@@ -62,6 +62,7 @@ from textrec.evaluation.tuning import parameter_grid, tune
 from textrec.evaluation.uncertainty import (
     bootstrap_ci,
     bootstrap_means,
+    paired_bootstrap,
     paired_test,
     permutation_p_value,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "msr_metrics",
     "ndcg_at_k",
     "novelty",
+    "paired_bootstrap",
     "paired_test",
     "parameter_grid",
     "per_user_metrics",
