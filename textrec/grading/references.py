@@ -33,7 +33,7 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("05_collaborative_filtering_joint_loss", 3): (
         "textrec.models.neighbours.neighbour_weights", "textrec.models.neighbours.neighbour_scores",
         "textrec.grading.joint_loss.reference_user_cf_scores"),
-    ("06_evaluation", 1): ("textrec.evaluation.item_based.ease_weights",
+    ("06_evaluation", 1): ("textrec.models.item_based.ease_weights",
                            "textrec.grading.evaluation_lesson.reference_ease_weights"),
     ("06_evaluation", 2): ("textrec.evaluation.uncertainty.bootstrap_ci",
                            "textrec.grading.evaluation_lesson.reference_bootstrap_interval"),
