@@ -1,14 +1,15 @@
 """How long each lesson takes a learner: the quick profile on this CPU, from a cold and a warm
 cache, on the synthetic default and on the real reviews.
 
-Each notebook runs in its own process (``jupyter nbconvert --execute``, one kernel, the inline
-figures a learner sees in JupyterLab), in a fresh ``TEXTREC_HOME`` of its own: **cold** is that
-first run, with nothing cached (no review embeddings, no fine-tuned model, no prepared data: a
-learner who opens this lesson first, e.g. on Colab); **warm** runs it again in the same home, as
-a learner who reruns it does. Lessons 03 and 05 pick up lesson 02's fine-tuned encoder only when
-it was tuned on the same reviews; in a fresh home there is none, and they say which encoder they
-read. ``--chain`` runs the chosen lessons in course order in one home per data set instead (a
-learner who follows the course; a later lesson then finds what an earlier one cached).
+Each notebook runs in its own process (this script's ``--execute-one``: nbclient, one kernel,
+the inline figures a learner sees in JupyterLab), in a fresh ``TEXTREC_HOME`` of its own:
+**cold** is that first run, with nothing cached (no review embeddings, no fine-tuned model, no
+prepared data: a learner who opens this lesson first, e.g. on Colab); **warm** runs it again in
+the same home, as a learner who reruns it does. Lessons 03 and 05 pick up lesson 02's fine-tuned
+encoder only when it was tuned on the same reviews; in a fresh home there is none, and they say
+which encoder they read. ``--chain`` runs the chosen lessons in course order in one home per
+data set instead (a learner who follows the course; a later lesson then finds what an earlier
+one cached).
 
 Real data: lessons with a ``DATA`` parameter read ``TEXTREC_DATA`` set to ``--real PATH``
 (default ``TEXTREC_REAL_DATA``, else ``TEXTREC_DATA`` when it names a file, else the shared
@@ -16,7 +17,7 @@ Amazon Musical Instruments file of ``benchmarks/common.py``); lesson 00 and the 
 their own data and run on the synthetic side only.
 
 Each run records the wall time of the process (kernel start included), each code cell's time
-(nbconvert's execution timestamps), the slowest cells, the load average before and after, and
+(nbclient's execution timestamps), the slowest cells, the load average before and after, and
 pass or fail. Results are merged into ``benchmarks/results/lesson_times.json`` by (notebook,
 data, cache), so a subset can be rerun without losing the others, and the table
 ``lesson_times.md`` is rewritten from the whole JSON.
@@ -87,7 +88,7 @@ def _load() -> list[float]:
 
 
 def cell_times(executed: dict) -> list[dict]:
-    """Each code cell's seconds from nbconvert's execution timestamps, with its first line."""
+    """Each code cell's seconds from nbclient.s execution timestamps, with its first line."""
     rows = []
     for index, cell in enumerate(executed["cells"]):
         timing = cell.get("metadata", {}).get("execution", {})
@@ -105,9 +106,8 @@ def run_one(path: Path, home: Path, data: str | None, timeout: int, keep: Path |
             label: str) -> dict:
     """Execute one notebook in its own process; its row of the results."""
     out_dir = Path(tempfile.mkdtemp(prefix="lesson-times-"))
-    command = [sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
-               f"--ExecutePreprocessor.timeout={timeout}", "--output-dir", str(out_dir),
-               str(path)]
+    command = [sys.executable, str(Path(__file__).resolve()), "--execute-one", str(path),
+               str(out_dir / path.name), "--timeout", str(timeout)]
     load_before = _load()
     start = time.perf_counter()
     done = subprocess.run(command, cwd=path.parent, env=environment(home, data),
@@ -128,6 +128,27 @@ def run_one(path: Path, home: Path, data: str | None, timeout: int, keep: Path |
             "slowest_cells": slowest, "cells": cells,
             "load_before": load_before, "load_after": _load(),
             "error_tail": "" if done.returncode == 0 else done.stderr[-2000:]}
+
+
+def execute_one(source: Path, target: Path, timeout: int) -> int:
+    """Run one notebook in a kernel (its folder as the working directory, inline figures) and
+    write it with its outputs and timings to ``target``, also when a cell fails: 0 or 1."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    notebook = nbformat.read(source, as_version=4)
+    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(source.parent)}})
+    status = 0
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        print(str(error)[-3000:], file=sys.stderr)
+        status = 1
+    finally:
+        nbformat.write(notebook, target)
+    return status
 
 
 def key(row: dict) -> tuple:
@@ -160,7 +181,7 @@ def markdown(results: dict) -> str:
         "# Lesson times (quick profile)",
         "",
         "Written by `benchmarks/lesson_times.py` (read its docstring for the protocol). Each",
-        "notebook runs in its own process (`jupyter nbconvert --execute`, inline figures) in a",
+        "notebook runs in its own process (one Jupyter kernel, inline figures) in a",
         "fresh `TEXTREC_HOME`: **cold** is that first run with nothing cached, **warm** the same",
         "notebook again in the same home. `wall s` is the whole process (kernel start included),",
         "`cells s` the sum of its code cells. **real** is the Amazon 2014 Musical Instruments",
@@ -182,6 +203,9 @@ def _real_default() -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "--execute-one":
+        timeout = int(sys.argv[5]) if len(sys.argv) > 5 else 1800
+        return execute_one(Path(sys.argv[2]), Path(sys.argv[3]), timeout)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", default="", help="comma-separated parts of notebook paths")
     parser.add_argument("--solutions", action="store_true", help="time the solutions too")
