@@ -185,15 +185,19 @@ def test_js_noise_floor_by_hand():
     # One item holds the whole mix: every sample is that item, so sampling adds nothing.
     assert feedback.js_noise_floor([5, 0], 3) == 0.0
     # Two equally common items, one review per sample: two samples agree (JS 0) or are
-    # disjoint (JS 1) with probability 1/2 each, so the floor is about 0.5.
-    assert feedback.js_noise_floor([1, 1], 1, other=1, draws=4000, seed=1) == pytest.approx(
-        0.5, abs=0.03)
+    # disjoint (JS 1) with probability 1/2 each, so the mean is about 0.5 and the 95th
+    # percentile 1.
+    assert feedback.js_noise_floor([1, 1], 1, other=1, draws=4000, seed=1,
+                                   quantile=None) == pytest.approx(0.5, abs=0.03)
+    assert feedback.js_noise_floor([1, 1], 1, other=1, draws=400, seed=1) == 1.0
     # Larger samples sit closer to their mix; the same seed gives the same floor.
     small = feedback.js_noise_floor(np.ones(50), 20, seed=2)
     assert feedback.js_noise_floor(np.ones(50), 2000, seed=2) < small
     assert feedback.js_noise_floor(np.ones(50), 20, seed=2) == small
     with pytest.raises(ValueError, match="at least 1"):
         feedback.js_noise_floor([1, 1], 0)
+    with pytest.raises(ValueError, match="quantile"):
+        feedback.js_noise_floor([1, 1], 2, quantile=1.5)
 
 
 def test_a_retrain_counts_only_where_the_item_sides_differ():

@@ -40,31 +40,33 @@ def js_divergence(p_counts, q_counts) -> float:
 
 
 def js_noise_floor(counts, n: int, other: int | None = None, draws: int = 200,
-                   seed: int = 0) -> float:
-    """The JS divergence that sampling alone produces: the mean over ``draws`` of the
-    divergence between ``n`` reviews drawn from the mix ``counts`` and the mix itself, or
-    (``other``) between two independent draws of ``n`` and ``other`` reviews from it.
+                   seed: int = 0, quantile: float | None = 0.95) -> float:
+    """The JS divergence that sampling alone produces: over ``draws`` draws of ``n`` reviews
+    from the mix ``counts``, the divergence between the sample and the mix itself, or
+    (``other``) between it and an independent draw of ``other`` reviews; its ``quantile``
+    (0.95: sampling alone exceeds it one time in twenty), or its mean with ``quantile=None``.
 
     A period of a few hundred reviews spread over hundreds of items differs from any other
-    sample by a sizeable JS divergence even when nothing drifts; only the excess over this
+    sample by a sizeable JS divergence even when nothing drifts; only a divergence above this
     floor is drift."""
     counts = np.asarray(counts, float)
     if n < 1 or (other is not None and other < 1):
         raise ValueError(f"sample sizes must be at least 1, got {n} and {other}")
+    if quantile is not None and not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1) or None, got {quantile}")
     mix = counts / counts.sum()
     rng = np.random.default_rng(seed)
-    total = 0.0
-    for _ in range(draws):
-        sample = rng.multinomial(n, mix)
-        total += js_divergence(sample, counts if other is None else rng.multinomial(other, mix))
-    return total / draws
+    values = np.array([js_divergence(rng.multinomial(n, mix), counts if other is None
+                                     else rng.multinomial(other, mix)) for _ in range(draws)])
+    return float(values.mean() if quantile is None else np.quantile(values, quantile))
 
 
 def item_mix_drift(replay: Replay, seed: int = 0) -> pd.DataFrame:
     """Per period: JS divergence of its item mix from the cut-off window's and from the
-    previous period's, each beside its sampling-noise floor (:func:`js_noise_floor`: samples
-    of the same sizes drawn from the unchanged cut-off window), and the share of its reviews
-    on items new since the cut-off. Period 0's previous period is the cut-off window."""
+    previous period's, each beside its sampling-noise floor (:func:`js_noise_floor`, 95th
+    percentile: samples of the same sizes drawn from the unchanged cut-off window), and the
+    share of its reviews on items new since the cut-off. Period 0's previous period is the
+    cut-off window."""
     def counts(rows):
         return np.bincount(replay.items[rows], minlength=replay.n_items)
 
