@@ -68,6 +68,8 @@ def test_aim_sentences():
         "Aim missed: the ratio is 1.908 [1.855, 1.957], the aim at least 2.")
     assert readings.aim("the added latency", 3.04, 4, at_least=False, digits=1, unit=" ms") == (
         "Aim met: the added latency is 3.0 ms, the aim at most 4 ms.")
+    assert readings.aim("the added time", 3.98, 25.9594, at_least=False, digits=2, unit=" ms") == (
+        "Aim met: the added time is 3.98 ms, the aim at most 25.96 ms.")
     sentence = readings.aim("the ratio", 1.95, 2, 1.9, 2.2)
     assert sentence.startswith("Aim not settled") and "misses the aim" in sentence
 

@@ -121,7 +121,8 @@ def aim(name: str, estimate: float, aim_value: float, low: float | None = None,
     value = (f"{estimate:.{digits}f}{unit}" if low is None and high is None
              else interval(estimate, estimate if low is None else low,
                            estimate if high is None else high, digits) + unit)
-    bound = f"{'at least' if at_least else 'at most'} {aim_value:g}{unit}"
+    shown = f"{aim_value:g}" if float(aim_value).is_integer() else f"{aim_value:.{digits}f}"
+    bound = f"{'at least' if at_least else 'at most'} {shown}{unit}"
     if status == "not settled":
         side = "meets" if (estimate >= aim_value) == at_least else "misses"
         return (f"Aim not settled: {name} is {value}; the estimate {side} the aim ({bound}), "
