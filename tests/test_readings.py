@@ -34,6 +34,13 @@ def test_difference_words_each_branch():
         "interval holds 0.")
 
 
+def test_the_verdict_is_the_one_the_printed_numbers_show():
+    # an interval ending a hair below 0 prints as +0.0000: it holds 0 as printed
+    sentence = readings.difference("A", "B", -0.0009, -0.0024, -0.00001, "NDCG@10")
+    assert "within noise" in sentence and "+0.0000]" in sentence
+    assert readings.check_printed(sentence) == (1, [])
+
+
 def test_lower_is_better_turns_the_winner_round():
     # RMSE 0.05 lower (difference a - b below 0): a beats b.
     assert readings.difference("A", "B", -0.05, -0.08, -0.02, "RMSE",

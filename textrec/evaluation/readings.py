@@ -47,16 +47,21 @@ def _check_interval(low: float, high: float, estimate: float | None = None) -> N
         raise ValueError(f"an interval's low end must not exceed its high end: [{low}, {high}]")
 
 
+def _rounded(value: float, digits: int) -> float:
+    return round(float(value), digits) + 0.0   # + 0.0: no "-0.0000"
+
+
 def signed(value: float, digits: int = 4) -> str:
     """``+0.0123`` / ``-0.0123``: a difference with its sign."""
-    return f"{value:+.{digits}f}"
+    return f"{_rounded(value, digits):+.{digits}f}"
 
 
 def interval(estimate: float, low: float, high: float, digits: int = 4,
              sign: bool = False) -> str:
     """``0.0123 [0.0040, 0.0200]``, or with ``sign`` ``+0.0123 [+0.0040, +0.0200]``."""
     form = f"{{:{'+' if sign else ''}.{digits}f}}"
-    return f"{form.format(estimate)} [{form.format(low)}, {form.format(high)}]"
+    shown = [form.format(_rounded(value, digits)) for value in (estimate, low, high)]
+    return f"{shown[0]} [{shown[1]}, {shown[2]}]"
 
 
 def difference(a: str, b: str, diff: float, low: float, high: float, metric: str,
@@ -68,7 +73,7 @@ def difference(a: str, b: str, diff: float, low: float, high: float, metric: str
     noise)."; an interval below 0 "trails", one holding 0 "are within noise of each other".
     """
     _check_interval(low, high, diff)
-    where = verdict(low, high)
+    where = verdict(_rounded(low, digits), _rounded(high, digits))   # as printed: -0.00001 is 0
     numbers = interval(diff, low, high, digits, sign=True)
     share = f"{confidence:.0%}"
     if where == "within noise":
@@ -117,8 +122,9 @@ def aim(name: str, estimate: float, aim_value: float, low: float | None = None,
     ``aim("the faithfulness ratio of EASE", 1.908, 2, 1.855, 1.957)`` reads "Aim missed: the
     faithfulness ratio of EASE is 1.908 [1.855, 1.957], the aim at least 2."
     """
-    status = aim_status(estimate, aim_value, low, high, at_least)
-    value = (f"{estimate:.{digits}f}{unit}" if low is None and high is None
+    rounded = [None if v is None else _rounded(v, digits) for v in (estimate, low, high)]
+    status = aim_status(rounded[0], aim_value, rounded[1], rounded[2], at_least)   # as printed
+    value = (f"{_rounded(estimate, digits):.{digits}f}{unit}" if low is None and high is None
              else interval(estimate, estimate if low is None else low,
                            estimate if high is None else high, digits) + unit)
     shown = f"{aim_value:g}" if float(aim_value).is_integer() else f"{aim_value:.{digits}f}"
