@@ -26,6 +26,7 @@ data, cache), so a subset can be rerun without losing the others, and the table
     python benchmarks/lesson_times.py --only 03,09 --data synthetic
     python benchmarks/lesson_times.py --only 06 --cache cold --keep /tmp/executed
     python benchmarks/lesson_times.py --solutions --only 05   # solutions/05 (and notebooks/05)
+    python benchmarks/lesson_times.py --home ~/textrec --cache warm   # warm runs in a used home
     python benchmarks/lesson_times.py --dry-run
 """
 
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", choices=["cold", "warm", "both"], default="both")
     parser.add_argument("--chain", action="store_true",
                         help="one home per data set, lessons in course order")
+    parser.add_argument("--home", type=Path,
+                        help="run in this TEXTREC_HOME (kept) instead of fresh ones; with "
+                             "--cache warm, a home where the lessons already ran: one run each")
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
     parser.add_argument("--keep", type=Path, help="keep the executed notebooks in this folder")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -226,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     data_sets = ["synthetic", "real"] if args.data == "both" else [args.data]
     real = str(real_data_path(args.real)) if "real" in data_sets else None
     caches = ["cold", "warm"] if args.cache == "both" else [args.cache]
-    if args.cache == "warm":
+    if args.cache == "warm" and not args.home:
         caches = ["cold", "warm"]  # warm needs its cold run first; only warm is recorded
     jobs = [(path, data) for data in data_sets for path in notebooks
             if data == "synthetic" or reads_data(path)]
@@ -241,7 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         for path, data in jobs:
             relative = str(path.relative_to(REPO))
             home_key = data if args.chain else (relative, data)
-            if home_key not in homes:
+            if args.home:
+                homes[home_key] = args.home
+                args.home.mkdir(parents=True, exist_ok=True)
+            elif home_key not in homes:
                 homes[home_key] = Path(root) / f"home-{len(homes)}"
                 homes[home_key].mkdir()
             for cache in caches:
@@ -254,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{row['seconds']:7.1f} s  load {row['load_before'][0]:.1f}", flush=True)
                 if args.cache != "warm" or cache == "warm":
                     rows.append(row)
-            if args.chain:
+            if args.chain or args.home:
                 continue
             shutil.rmtree(homes[home_key], ignore_errors=True)
 
