@@ -189,12 +189,8 @@ def cheats(folder: Path) -> None:
 
 
 @functools.lru_cache(maxsize=None)
-@functools.cache
 def graded_class():
-    """(submissions by student, output folder, progress lines) of the whole made-up class.
-
-    Graded once per test session: test_grading.py and test_tamper.py read the same results (and
-    never change them), so the class of notebooks is not run twice."""
+    """(submissions by student, output folder, progress lines) of the whole made-up class."""
     folder = Path(tempfile.mkdtemp(prefix="textrec-class-"))
     submissions_dir = folder / "submissions"
     submissions_dir.mkdir()
