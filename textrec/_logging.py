@@ -71,6 +71,8 @@ OUTPUT_NOISE = (
     re.compile(r"oneDNN custom operations are on"),
     re.compile(r"TensorFlow and JAX classes are deprecated"),
     re.compile(r"INFO:tensorflow:"),
+    # TensorFlow's Python warnings, e.g. evaluate() weighing samples without weighted_metrics
+    re.compile(r"^WARNING:(?:tensorflow|absl):", re.MULTILINE),
     re.compile(r"IProgress not found"),
     re.compile(r"TqdmWarning"),
     # info and warning lines of TensorFlow's C++ (error lines may be real: the known ones above)

@@ -56,6 +56,7 @@ from textrec.evaluation.tuning import parameter_grid, tune
 from textrec.evaluation.uncertainty import (
     bootstrap_ci,
     bootstrap_means,
+    paired_bootstrap,
     paired_test,
     permutation_p_value,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "msr_metrics",
     "ndcg_at_k",
     "novelty",
+    "paired_bootstrap",
     "paired_test",
     "parameter_grid",
     "per_user_metrics",
