@@ -1,5 +1,5 @@
-"""Evaluation: full-ranking metrics, the protocols, baselines, slices, beyond-accuracy figures,
-uncertainty and the results object.
+"""Evaluation: full-ranking metrics, the protocols (new items too), baselines, slices,
+beyond-accuracy figures, uncertainty and the results object.
 
 NumPy, SciPy and pandas only: the course's TensorFlow models are wrapped in
 :mod:`textrec.pipeline.course_models`.
@@ -40,6 +40,7 @@ from textrec.evaluation.movielens_protocol import (
     run_movielens_benchmark,
     stratified_split,
 )
+from textrec.evaluation.new_items import NewItemSplit, check_new_item_split, new_item_split
 from textrec.evaluation.protocol import (
     FITS,
     PARTS,
@@ -82,6 +83,7 @@ __all__ = [
     "InteractionData",
     "ItemKNN",
     "MostPopular",
+    "NewItemSplit",
     "ReviewText",
     "Run",
     "TextEASE",
@@ -92,6 +94,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_means",
     "catalogue_coverage",
+    "check_new_item_split",
     "cosine_similarity",
     "ease_weights",
     "expected_random_metrics",
@@ -108,6 +111,7 @@ __all__ = [
     "most_popular_scores",
     "movielens_data",
     "msr_metrics",
+    "new_item_split",
     "ndcg_at_k",
     "novelty",
     "paired_test",

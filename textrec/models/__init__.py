@@ -1,4 +1,5 @@
-"""Models: towers, two-tower retrieval, collaborative filtering and the joint-loss model.
+"""Models: towers, two-tower retrieval, collaborative filtering, the joint-loss model and the
+sequence model.
 
 Text enters every model as precomputed vectors keyed by id (a user's interest vector, an
 item's text vector); see :mod:`textrec.models.text_table` for the accepted forms. Each course
@@ -6,7 +7,7 @@ model is built by one recipe with the lessons' settings (:mod:`textrec.models.re
 """
 
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models import encoder_joint, recipes
+from textrec.models import encoder_joint, epoch_selection, recipes, sequence
 from textrec.models.encoder_joint import (
     ENCODER_SETTINGS,
     EncoderJointModel,
@@ -34,6 +35,9 @@ from textrec.models.recipes import (
     joint_model_recipe,
     two_tower_recipe,
 )
+from textrec.models.recipes import SEQUENCE_SETTINGS, SequenceSettings, sequence_model_recipe
+from textrec.models.epoch_selection import BestEpoch
+from textrec.models.sequence import SequenceModel, TextAdaptor, causal_attention_mask
 from textrec.models.retrieval import (
     TwoTowerModel,
     candidate_id_embeddings,
@@ -44,6 +48,15 @@ from textrec.models.towers import CANDIDATE_VECTOR, QUERY_VECTOR, CandidateTower
 from textrec.models.training import EpochTimer, fit_model, make_optimizer
 
 __all__ = [
+    "BestEpoch",
+    "SEQUENCE_SETTINGS",
+    "SequenceModel",
+    "SequenceSettings",
+    "TextAdaptor",
+    "causal_attention_mask",
+    "epoch_selection",
+    "sequence",
+    "sequence_model_recipe",
     "CANDIDATE_VECTOR",
     "ENCODER_SETTINGS",
     "EncoderJointModel",
