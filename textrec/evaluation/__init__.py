@@ -40,7 +40,12 @@ from textrec.evaluation.movielens_protocol import (
     run_movielens_benchmark,
     stratified_split,
 )
-from textrec.evaluation.new_items import NewItemSplit, check_new_item_split, new_item_split
+from textrec.evaluation.new_items import (
+    NewItemSplit,
+    check_new_item_split,
+    new_item_split,
+    split_new_items,
+)
 from textrec.evaluation.protocol import (
     FITS,
     PARTS,
@@ -128,6 +133,7 @@ __all__ = [
     "run_movielens_benchmark",
     "sampled_ranking_metrics",
     "sampled_ranks",
+    "split_new_items",
     "stratified_split",
     "target_popularity_percentile",
     "topk_items",

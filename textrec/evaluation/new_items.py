@@ -14,7 +14,8 @@ pages too (:meth:`NewItemSplit.item_text_frame`). A test review is never among t
 a new item is a review, but the one review that is never predicted.
 
 An id-only model learns nothing about a new item (no interaction), so it cannot rank one above
-chance; a model that reads item text can. :func:`new_item_split` draws the new items;
+chance; a model that reads item text can. :func:`new_item_split` draws the new items
+(:func:`split_new_items` makes given ones new);
 :meth:`NewItemSplit.heldout` gives targets and exclusions for the score matrices, and
 :func:`check_new_item_split` verifies the rules above.
 """
@@ -120,18 +121,31 @@ def _time_key(frame: pd.DataFrame) -> pd.Series:
 def new_item_split(split: splits.Split, share: float = 0.1,
                    seed: int = config.SEED) -> NewItemSplit:
     """Make ``round(share * n items)`` items, drawn uniformly with ``seed``, new (see the
-    module docstring). The items are every item of the split, in sorted order, so the same
-    split, share and seed give the same new items."""
+    module docstring and :func:`split_new_items`). The items are every item of the split, in
+    sorted order, so the same split, share and seed give the same new items."""
     if not 0 < share < 1:
         raise ValueError(f"share must be in (0, 1), got {share}")
-    frames = split.frames()
-    every = pd.concat(frames.values(), ignore_index=True)
+    every = pd.concat(split.frames().values(), ignore_index=True)
     items = np.array(sorted(every[schema.ITEM].astype(str).unique()), dtype=object)
     n_new = int(round(share * len(items)))
     if n_new < 1:
         raise ValueError(f"a share of {share} of {len(items)} items is no item: raise the share")
     rng = np.random.default_rng(seed)
-    new_items = np.sort(rng.choice(items, size=n_new, replace=False))
+    new = split_new_items(split, rng.choice(items, size=n_new, replace=False))
+    new.notes.update(share=share, seed=seed, items=len(items))
+    return new
+
+
+def split_new_items(split: splits.Split, new_items) -> NewItemSplit:
+    """``split`` with ``new_items`` made new: each one's earliest review (time, then file
+    order, over every part) becomes its product page; its other train and validation rows are
+    removed; its test rows stay, as targets (the page's row, if it was a test row, does not)."""
+    frames = split.frames()
+    every = pd.concat(frames.values(), ignore_index=True)
+    new_items = np.array(sorted({str(item) for item in new_items}), dtype=object)
+    unknown = set(new_items) - set(every[schema.ITEM].astype(str))
+    if unknown:
+        raise ValueError(f"new items not in the split: {sorted(unknown)[:5]}")
     is_new = every[schema.ITEM].astype(str).isin(set(new_items))
     of_new = every[is_new].assign(_key=_time_key(every[is_new]))
     pages = (of_new.sort_values([schema.ITEM, "_key"], kind="stable")
@@ -144,8 +158,7 @@ def new_item_split(split: splits.Split, share: float = 0.1,
                 else frame[schema.ORDER].isin(page_orders))
         kept[name] = frame[~drop].reset_index(drop=True)
         removed[name] = int(drop.sum())
-    notes = {"share": share, "seed": seed, "items": len(items), "new_items": n_new,
-             "removed_rows": removed,
+    notes = {"new_items": len(new_items), "removed_rows": removed,
              "page_rule": "a new item's earliest review (time, then file order) is its product "
                           "page: its text describes the item, and it is never a target"}
     return NewItemSplit(splits.Split(**kept, protocol=f"{split.protocol}, new items",

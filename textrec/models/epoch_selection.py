@@ -1,14 +1,17 @@
-"""Epochs chosen on validation: score the validation users after every epoch, keep the weights
-of the best epoch, stop when ``patience`` epochs have not beaten it.
+"""Epochs chosen on validation: measure the model on validation after every epoch, keep the
+weights of the best epoch, stop when ``patience`` epochs have not beaten it.
 
-The measure is the course's: NDCG@k by full ranking over every item, each user's fit items
-masked (:func:`textrec.evaluation.metrics.ranking_metrics`). A model is scored by a function
-``score(model) -> float [n users, n items]`` (the same users and items as the targets), so any
-model of the course can be stopped this way::
+The measure is a function ``measure(model) -> float`` (higher is better). The course's is
+NDCG@10 by full ranking over every item with each user's fit items masked, which lives with
+the metrics (``textrec.evaluation``, a layer above the models)::
 
-    stopper = BestEpoch(lambda m: m.score_users(train, user_ids), targets, seen, patience=5)
+    def validation_ndcg(model):
+        scores = model.score_users(train, user_ids)               # [n users, n items]
+        return evaluation.ranking_metrics(scores, targets, exclude=seen)["ndcg@10"]
+
+    stopper = BestEpoch(validation_ndcg, patience=5)
     model = recipe.fit(epochs=100, callbacks=[stopper]).model     # the best epoch's weights
-    stopper.best_epoch, stopper.curve                              # 1-based; NDCG@k per epoch
+    stopper.best_epoch, stopper.curve                              # 1-based; the measure per epoch
 
 The refit on train + validation then trains for ``stopper.best_epoch`` epochs: test is never
 read to choose.
@@ -19,30 +22,27 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from textrec.evaluation import metrics
-
 
 class BestEpoch(tf.keras.callbacks.Callback):
-    """Validation NDCG@k after each epoch; the best epoch's weights restored at the end.
+    """The validation measure after each epoch; the best epoch's weights restored at the end.
 
     Args:
-      score: model -> float [n users, n items], the scores of the validation users.
-      targets, exclude: binary [n users, n items], the validation items and the items not to
-        rank (the fit items), as :func:`textrec.evaluation.heldout` gives them.
-      k: the cut-off; patience: epochs without a better NDCG@k before training stops
-        (None: never stop early); min_delta: the least gain that counts as better.
+      measure: model -> float, higher is better (e.g. validation NDCG@10).
+      patience: epochs without a better value before training stops (None: never early).
+      min_delta: the least gain that counts as better.
+      name: the key under which each epoch's value is logged (in ``history.history`` too).
 
-    ``curve`` holds NDCG@k of each epoch, ``best_epoch`` the best one (1-based) and
-    ``best`` its NDCG@k; each epoch's value is also logged as ``val_ndcg@k``.
+    ``curve`` holds the value of each epoch, ``best_epoch`` the best one (1-based, 0 before
+    any epoch) and ``best`` its value.
     """
 
-    def __init__(self, score, targets, exclude, k: int = 10, patience: int | None = 5,
-                 min_delta: float = 0.0):
+    def __init__(self, measure, patience: int | None = 5, min_delta: float = 0.0,
+                 name: str = "val_ndcg@10"):
         super().__init__()
         if patience is not None and patience < 1:
             raise ValueError(f"patience must be at least 1 (or None), got {patience}")
-        self.score, self.targets, self.exclude = score, targets, exclude
-        self.k, self.patience, self.min_delta = int(k), patience, float(min_delta)
+        self.measure, self.patience, self.min_delta = measure, patience, float(min_delta)
+        self.name = name
         self.curve: list[float] = []
         self.best, self.best_epoch, self._best_weights = -np.inf, 0, None
 
@@ -50,13 +50,12 @@ class BestEpoch(tf.keras.callbacks.Callback):
         self.curve, self.best, self.best_epoch, self._best_weights = [], -np.inf, 0, None
 
     def on_epoch_end(self, epoch, logs=None):
-        value = metrics.ranking_metrics(self.score(self.model), self.targets,
-                                        exclude=self.exclude, ks=(self.k,))[f"ndcg@{self.k}"]
-        self.curve.append(float(value))
+        value = float(self.measure(self.model))
+        self.curve.append(value)
         if logs is not None:
-            logs[f"val_ndcg@{self.k}"] = float(value)
+            logs[self.name] = value
         if value > self.best + self.min_delta:
-            self.best, self.best_epoch = float(value), epoch + 1
+            self.best, self.best_epoch = value, epoch + 1
             self._best_weights = self.model.get_weights()
         elif self.patience is not None and epoch + 1 - self.best_epoch >= self.patience:
             self.model.stop_training = True

@@ -47,6 +47,16 @@ def causal_attention_mask(history):
     return tf.logical_or(tf.logical_and(past[None, :, :], is_item), itself[None, :, :])
 
 
+def mixture_of_whitenings(text, gate_kernel, biases, kernels):
+    """``sum_k softmax(x W_g)_k (x - b_k) W_k`` for each row ``x`` of ``text`` [N, D]:
+    [N, d], with ``gate_kernel`` W_g [D, K], ``biases`` b [K, D] and ``kernels`` W [K, D, d]."""
+    text = tf.cast(text, tf.float32)
+    gates = tf.nn.softmax(tf.matmul(text, gate_kernel), axis=-1)                 # [N, K]
+    whitened = text[:, None, :] - biases[None, :, :]                             # [N, K, D]
+    experts = tf.einsum("nkd,kdo->nko", whitened, kernels)                       # [N, K, d]
+    return tf.einsum("nk,nko->no", gates, experts)                               # [N, d]
+
+
 class TextAdaptor(tf.keras.layers.Layer):
     """A mixture of ``n_experts`` parametric whitenings of frozen text vectors:
     [N, text dim] -> [N, output_dim], ``sum_k softmax(x W_g)_k (x - b_k) W_k``."""
@@ -61,6 +71,7 @@ class TextAdaptor(tf.keras.layers.Layer):
 
     def build(self, input_shape):
         text_dim = int(input_shape[-1])
+        self.gate.build(input_shape)
         self.biases = self.add_weight(name="biases", shape=(self.n_experts, text_dim),
                                       initializer="zeros")
         self.kernels = self.add_weight(name="kernels",
@@ -70,10 +81,7 @@ class TextAdaptor(tf.keras.layers.Layer):
 
     def call(self, text, training=False):
         text = self.dropout(tf.cast(text, tf.float32), training=training)
-        gates = tf.nn.softmax(self.gate(text), axis=-1)                          # [N, K]
-        whitened = text[:, None, :] - self.biases[None, :, :]                    # [N, K, D]
-        experts = tf.einsum("nkd,kdo->nko", whitened, self.kernels)              # [N, K, d]
-        return tf.einsum("nk,nko->no", gates, experts)                           # [N, d]
+        return mixture_of_whitenings(text, self.gate.kernel, self.biases, self.kernels)
 
 
 class ItemRepresentation(tf.keras.layers.Layer):

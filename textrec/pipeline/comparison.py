@@ -121,9 +121,14 @@ def select_epochs(name: str, text: FitText, targets, exclude, seed: int = config
     epoch and the ``models.BestEpoch`` that chose it (``best_epoch``, ``curve``)."""
     from textrec import models
 
+    from textrec import evaluation
+
     recipe_ = recipe(name, text, **changes)
     patience = patience or getattr(recipe_.settings, "patience", None) or 3
-    stopper = models.BestEpoch(scorer(name, text), targets, exclude, patience=patience)
+    score = scorer(name, text)
+    stopper = models.BestEpoch(
+        lambda model: evaluation.ranking_metrics(score(model), targets, exclude)["ndcg@10"],
+        patience=patience)
     history = recipe_.fit(epochs=max_epochs(recipe_), seed=seed, callbacks=[stopper])
     return history.model, stopper
 
@@ -156,7 +161,8 @@ def every_model_scores(text: FitText, fit_matrix, epochs: dict, params: dict | N
                        seed: int = config.SEED, names=None, progress=None) -> dict:
     """Scores [n users, n items] of every course model (``names``, default all) fitted on one
     fit: the closed-form ones on ``fit_matrix`` (interactions of ``text``'s fit, same users and
-    items) with ``params[name]``, the trained ones on ``text`` for ``epochs[name]`` epochs.
+    items), the trained ones on ``text`` for ``epochs[name]`` epochs; ``params[name]``: the
+    model's chosen hyper-parameters (constructor arguments, or its recipe's setting changes).
     ``progress(name)`` is called before each."""
     params = params or {}
     scores = {}
@@ -166,5 +172,5 @@ def every_model_scores(text: FitText, fit_matrix, epochs: dict, params: dict | N
         if name in CLOSED_FORM:
             scores[name] = closed_form_scores(name, fit_matrix, params.get(name))
         else:
-            scores[name] = refit_scores(name, text, epochs[name], seed)
+            scores[name] = refit_scores(name, text, epochs[name], seed, **params.get(name, {}))
     return scores
