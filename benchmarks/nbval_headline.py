@@ -31,6 +31,9 @@ HEADLINES = {
     "06_evaluation": {"test metrics with intervals": "table"},
     "07_privacy_dp_sgd": {"DP-SGD at each epsilon": "results"},
     "08_deployment_export": {"serving latency (ms)": "table"},
+    "10_sequences_and_new_items": {"test NDCG@10 with intervals (refit)": "table",
+                                   "new items: NDCG@10 against a random ranking": "new_table",
+                                   "where text helps": "where_text"},
 }
 
 SNIPPET = '''

@@ -106,11 +106,12 @@ class NewItemSplit:
         return values if per_user else {name: float(np.nanmean(v)) for name, v in values.items()}
 
     def summary(self) -> pd.DataFrame:
-        """Rows of each part, and how many test rows have a new item."""
+        """Reviews, users and items of each part, and its rows with a new item (only test
+        has any)."""
         table = self.split.summary()
         is_new = self.split.test[schema.ITEM].astype(str).isin(set(self.new_items))
-        table.attrs.update(new_items=len(self.new_items), new_item_targets=int(is_new.sum()),
-                           **self.notes)
+        table["new-item rows"] = [0, 0, int(is_new.sum())]
+        table.attrs.update(self.notes, new_item_targets=int(is_new.sum()))
         return table
 
 

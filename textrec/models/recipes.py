@@ -211,7 +211,7 @@ class SequenceSettings:
     embedding_dim, n_layers, n_heads: the transformer; n_experts: the text adaptor's
     whitenings; dropout, l2: the regularisation; learning_rate (Adam), batch_size (users per
     batch); max_epochs, patience: the epochs, chosen on validation NDCG@10
-    (:class:`textrec.models.epoch_selection.BestEpoch`); ``epochs()`` is ``max_epochs``.
+    (:class:`textrec.models.epoch_selection.BestEpoch`) among at most ``epochs()``.
     """
 
     representation: str = "text+ids"
@@ -228,12 +228,16 @@ class SequenceSettings:
     patience: int = 8
 
     def epochs(self, profile: str | None = None) -> int:
-        """The most epochs a fit may run (the validation picks fewer)."""
-        return self.max_epochs
+        """The most epochs a fit may run (the validation picks fewer): ``max_epochs``, scaled
+        down with the profile (``TEXTREC_FULL_SCALE``), at least 1."""
+        return max(1, round(self.max_epochs * config.get_profile(profile).scale))
 
 
-SEQUENCE_SETTINGS = {"quick": SequenceSettings(), "full": SequenceSettings(max_epochs=200,
-                                                                          patience=20)}
+SEQUENCE_SETTINGS = {
+    # A 2-core CPU: the last 20 items (most users have fewer), a faster rate, fewer epochs.
+    "quick": SequenceSettings(max_length=20, learning_rate=0.003, max_epochs=40, patience=5),
+    "full": SequenceSettings(max_epochs=200, patience=20),
+}
 
 
 def sequence_model_recipe(history, item_ids, item_text=None, user_ids=None,

@@ -12,7 +12,8 @@ For a user's items ``s_1 .. s_n`` (oldest first, left-padded to ``max_length``):
 * ``"ids"``: a learned embedding row (random at start);
 * ``"text"``: the item's frozen text vector ``x_i`` (the mean encoder vector of the reviews
   the model may read) through a learned adaptor, a mixture of ``K`` parametric whitenings
-  ``sum_k g_k(x_i) (x_i - b_k) W_k`` with the gate ``g(x) = softmax(x W_g)``;
+  ``sum_k g_k(x_i) (x_i - b_k) W_k`` with the gate ``g(x) = softmax(x W_g)``, every ``b_k``
+  starting at the mean text vector of the items that have one;
 * ``"text+ids"``: both, summed; the id rows start at zero, so an item nobody chose is its text.
 
 The loss is the softmax cross-entropy of the next item at every position over the items of the
@@ -59,21 +60,26 @@ def mixture_of_whitenings(text, gate_kernel, biases, kernels):
 
 class TextAdaptor(tf.keras.layers.Layer):
     """A mixture of ``n_experts`` parametric whitenings of frozen text vectors:
-    [N, text dim] -> [N, output_dim], ``sum_k softmax(x W_g)_k (x - b_k) W_k``."""
+    [N, text dim] -> [N, output_dim], ``sum_k softmax(x W_g)_k (x - b_k) W_k``; every ``b_k``
+    starts at ``centre`` (the mean text vector: whitening starts by centring), else at 0."""
 
-    def __init__(self, output_dim: int, n_experts: int = 4, dropout: float = 0.0, **kwargs):
+    def __init__(self, output_dim: int, n_experts: int = 4, dropout: float = 0.0,
+                 centre=None, **kwargs):
         super().__init__(**kwargs)
         if n_experts < 1:
             raise ValueError(f"n_experts must be at least 1, got {n_experts}")
         self.output_dim, self.n_experts = int(output_dim), int(n_experts)
+        self.centre = None if centre is None else np.asarray(centre, np.float32)
         self.dropout = tf.keras.layers.Dropout(dropout)
         self.gate = tf.keras.layers.Dense(self.n_experts, use_bias=False, name="gate")
 
     def build(self, input_shape):
         text_dim = int(input_shape[-1])
         self.gate.build(input_shape)
+        start = ("zeros" if self.centre is None else tf.keras.initializers.Constant(
+            np.tile(self.centre, (self.n_experts, 1))))
         self.biases = self.add_weight(name="biases", shape=(self.n_experts, text_dim),
-                                      initializer="zeros")
+                                      initializer=start)
         self.kernels = self.add_weight(name="kernels",
                                        shape=(self.n_experts, text_dim, self.output_dim),
                                        initializer="glorot_uniform")
@@ -119,7 +125,10 @@ class ItemRepresentation(tf.keras.layers.Layer):
             padded = np.concatenate([np.zeros((1, text_vectors.shape[1]), np.float32),
                                      text_vectors])
             self.text_vectors = tf.constant(padded)                              # frozen
-            self.adaptor = TextAdaptor(self.embedding_dim, n_experts, dropout, name="adaptor")
+            described = np.linalg.norm(text_vectors, axis=1) > 0
+            centre = text_vectors[described].mean(0) if described.any() else None
+            self.adaptor = TextAdaptor(self.embedding_dim, n_experts, dropout, centre,
+                                       name="adaptor")
         self.is_item = tf.constant([0.0] + [1.0] * self.n_items)[:, None]        # row 0: padding
 
     def table(self, training=False):

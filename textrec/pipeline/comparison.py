@@ -108,10 +108,9 @@ def scorer(name: str, text: FitText):
 
 
 def max_epochs(recipe_) -> int:
-    """The most epochs a selection runs: the settings' ``max_epochs`` where they have one,
-    else their ``epochs()``."""
-    settings = recipe_.settings
-    return int(getattr(settings, "max_epochs", None) or settings.epochs())
+    """The most epochs a selection runs: the settings' ``epochs()`` (the sequence model's
+    ``max_epochs``; lessons 04-05's training epochs)."""
+    return int(recipe_.settings.epochs())
 
 
 def select_epochs(name: str, text: FitText, targets, exclude, seed: int = config.SEED,
