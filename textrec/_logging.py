@@ -57,6 +57,12 @@ NATIVE_NOISE = (
     # the second line of cpu_feature_guard's info message
     re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
     re.compile(rf"^(?:{_ABSL}|{_TF}).*{_KNOWN_ERRORS}", re.IGNORECASE),
+    # Apache Beam's worker processes (lesson 11) say at import that connectors the course does
+    # not use are missing (MongoDB's bson, Google's apitools), and announce their log handler
+    # before they read the job's log level
+    re.compile(r"^(?:WARNING:[\w.]+:)?(?:Could not find a compatible bson package"
+               r"|apitools not found, and bigquery client libraries are not available)"),
+    re.compile(r"^INFO:__main__:Logging handler created\.$"),
 )
 
 # What must never appear in a lesson's output (the tests check executed notebooks for these).

@@ -31,7 +31,8 @@ import scipy.sparse as sp
 
 from textrec import ranking
 from textrec.data import schema
-from textrec.evaluation import item_based, metrics, uncertainty
+from textrec.evaluation import metrics, uncertainty
+from textrec.models import item_based
 from textrec.interests import vectors as vectors_module
 
 KINDS = ("text", "ease", "popularity")

@@ -14,9 +14,9 @@ import pandas as pd
 
 from textrec import ranking
 from textrec.data import schema
-from textrec.evaluation import EASE
 from textrec.feedback import drift, explain, faithfulness, replay
 from textrec.interests import recommender
+from textrec.models import EASE
 
 
 @dataclasses.dataclass

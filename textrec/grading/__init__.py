@@ -52,6 +52,11 @@ from textrec.grading.privacy_dp_sgd import (
     check_luhn_valid,
     check_noisy_clipped_sum,
 )
+from textrec.grading.scale_lesson import (
+    check_ivf_search,
+    check_merge_interest_vector,
+    check_recommend_unseen,
+)
 from textrec.grading.sequence_lesson import (
     check_causal_mask,
     check_new_item_parts,
@@ -79,12 +84,14 @@ __all__ = [
     "check_frame_token_ids",
     "check_in_batch_softmax_loss",
     "check_interest_vector_at",
+    "check_ivf_search",
     "check_joint_loss",
     "check_leave_last_out",
     "check_live_interest_vector",
     "check_logq_correct",
     "check_luhn_valid",
     "check_new_item_parts",
+    "check_merge_interest_vector",
     "check_masked_mean_pool",
     "check_ndcg_at_k",
     "check_noisy_clipped_sum",
@@ -92,6 +99,7 @@ __all__ = [
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",
+    "check_recommend_unseen",
     "check_removal_drops",
     "check_target_rank",
     "check_text_adaptor",

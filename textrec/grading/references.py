@@ -33,7 +33,7 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("05_collaborative_filtering_joint_loss", 3): (
         "textrec.models.neighbours.neighbour_weights", "textrec.models.neighbours.neighbour_scores",
         "textrec.grading.joint_loss.reference_user_cf_scores"),
-    ("06_evaluation", 1): ("textrec.evaluation.item_based.ease_weights",
+    ("06_evaluation", 1): ("textrec.models.item_based.ease_weights",
                            "textrec.grading.evaluation_lesson.reference_ease_weights"),
     ("06_evaluation", 2): ("textrec.evaluation.uncertainty.bootstrap_ci",
                            "textrec.grading.evaluation_lesson.reference_bootstrap_interval"),
@@ -62,6 +62,11 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("10_sequences_and_new_items", 3): (
         "textrec.evaluation.new_items.split_new_items",
         "textrec.grading.sequence_lesson.reference_new_item_parts"),
+    ("11_beyond_one_machine", 1): ("textrec.scale.embedding.user_row",
+                                   "textrec.grading.scale_lesson.reference_merge_interest_vector"),
+    ("11_beyond_one_machine", 2): ("textrec.grading.scale_lesson.reference_ivf_search",),
+    ("11_beyond_one_machine", 3): ("textrec.models.ann.AnnIndex.recommend",
+                                   "textrec.grading.scale_lesson.reference_recommend_unseen"),
 }
 
 

@@ -141,12 +141,11 @@ def refit_scores(name: str, text: FitText, epochs: int, seed: int = config.SEED,
 
 
 def closed_form_factories() -> dict:
-    """Closed-form model name -> (factory, validation grid), as lesson 06 tunes them."""
-    from textrec import evaluation
+    """Closed-form model name -> (factory, validation grid), as lesson 06 and the pipeline's
+    evaluation stage tune them."""
+    from textrec.pipeline.evaluation_stage import baseline_factories
 
-    return {"most popular": (evaluation.MostPopular, None),
-            "item-kNN": (evaluation.ItemKNN, evaluation.ItemKNN.GRID),
-            "EASE": (evaluation.EASE, evaluation.EASE.GRID)}
+    return baseline_factories()
 
 
 def closed_form_scores(name: str, fit_matrix, params: dict | None = None) -> np.ndarray:
