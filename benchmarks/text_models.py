@@ -211,9 +211,14 @@ def write(rows_: list[dict], header: str, extra: str, markdown_path, json_path) 
             f"## Test, refit on train + validation\n\n{markdown(rows_, 'train+validation')}\n\n"
             f"## Test, fit on train (the models as chosen on validation)\n\n"
             f"{markdown(rows_, 'train')}\n\n{extra}")
+    # Other benchmarks' sections (between their markers) and rows (with their "benchmark") stay.
+    from common import kept_sections, rows_of_others
+
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    text += kept_sections(markdown_path)
+    others = rows_of_others(json_path)
     markdown_path.write_text(text)
-    json_path.write_text(json.dumps(rows_, indent=1, default=_json_default) + "\n")
+    json_path.write_text(json.dumps(rows_ + others, indent=1, default=_json_default) + "\n")
 
 
 def _json_default(value):

@@ -13,7 +13,8 @@ handled here, once, when ``textrec`` is imported:
   fd 2 then stays a pipe read by a thread that drops the same known lines (TensorFlow logs
   some later, e.g. oneDNN's DT_STRING notice at the first training step) and passes every
   other line to the cell's output; ``TEXTREC_SHOW_NATIVE_LOGS=1`` turns all this off;
-* Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING, and
+* Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING
+  (without its notice that training several models "triggered tf.function retracing"), and
   transformers' one-off "TensorFlow and JAX classes are deprecated" notice is filtered out;
 * progress bars: :func:`progress_bar` draws a widget bar in a notebook that has ipywidgets
   (Colab, a JupyterLab with widgets; it disappears when done), no bar in a notebook without
@@ -194,8 +195,18 @@ class _TransformersNotice(logging.Filter):
         return _TRANSFORMERS_NOTICE not in record.getMessage()
 
 
+class _RetracingNotice(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function> triggered tf.function
+    retracing": a lesson that trains several models (each with its own training function)
+    triggers it without anything being wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _after_tensorflow_import(tensorflow) -> None:
     tensorflow.get_logger().setLevel(logging.WARNING)
+    tensorflow.get_logger().addFilter(_RetracingNotice())
     # Listing the devices initialises CUDA, which is where cuInit fails on a machine without a
     # GPU; it does not create the runtime, so memory growth and visible devices can still be set.
     tensorflow.config.list_physical_devices()

@@ -1,5 +1,6 @@
-"""Evaluation: the protocols, full-ranking metrics, references (a random ranking's expected
-value), slices, beyond-accuracy figures, uncertainty, tuning and the results object.
+"""Evaluation: the protocols (new items too), full-ranking metrics, references (a random
+ranking's expected value), slices, beyond-accuracy figures, uncertainty, tuning and the results
+object.
 
 It judges score matrices and knows no model: every model, the closed-form baselines (most
 popular, item-kNN, EASE, EASE with text) included, lives in :mod:`textrec.models`; the harness
@@ -34,6 +35,12 @@ from textrec.evaluation.movielens_protocol import (
     msr_metrics,
     run_movielens_benchmark,
     stratified_split,
+)
+from textrec.evaluation.new_items import (
+    NewItemSplit,
+    check_new_item_split,
+    new_item_split,
+    split_new_items,
 )
 from textrec.evaluation.protocol import (
     FITS,
@@ -72,6 +79,7 @@ __all__ = [
     "Evaluator",
     "evaluate_scores",
     "InteractionData",
+    "NewItemSplit",
     "Run",
     "activity_bins",
     "activity_slices",
@@ -79,6 +87,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_means",
     "catalogue_coverage",
+    "check_new_item_split",
     "expected_random_metrics",
     "evaluate_scores",
     "first_targets",
@@ -90,6 +99,7 @@ __all__ = [
     "map_at_k",
     "movielens_data",
     "msr_metrics",
+    "new_item_split",
     "ndcg_at_k",
     "novelty",
     "paired_bootstrap",
@@ -107,6 +117,7 @@ __all__ = [
     "run_movielens_benchmark",
     "sampled_ranking_metrics",
     "sampled_ranks",
+    "split_new_items",
     "stratified_split",
     "target_popularity_percentile",
     "topk_items",

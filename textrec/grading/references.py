@@ -55,6 +55,13 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("09_explanations_feedback", 3): (
         "textrec.interests.vectors.weighted_mean_vectors",
         "textrec.grading.feedback_lesson.reference_interest_vector_at"),
+    ("10_sequences_and_new_items", 1): ("textrec.models.sequence.causal_attention_mask",
+                                        "textrec.grading.sequence_lesson.reference_causal_mask"),
+    ("10_sequences_and_new_items", 2): ("textrec.models.sequence.mixture_of_whitenings",
+                                        "textrec.grading.sequence_lesson.reference_text_adaptor"),
+    ("10_sequences_and_new_items", 3): (
+        "textrec.evaluation.new_items.split_new_items",
+        "textrec.grading.sequence_lesson.reference_new_item_parts"),
     ("11_beyond_one_machine", 1): ("textrec.scale.embedding.user_row",
                                    "textrec.grading.scale_lesson.reference_merge_interest_vector"),
     ("11_beyond_one_machine", 2): ("textrec.grading.scale_lesson.reference_ivf_search",),

@@ -6,7 +6,9 @@
   from the optional ``implicit`` package (:mod:`~textrec.models.implicit_library`), user-based
   CF (:mod:`~textrec.models.neighbours`);
 * trained in TensorFlow: towers, two-tower retrieval, matrix factorisation, the joint-loss
-  model and the joint model that trains the encoder.
+  model, the joint model that trains the encoder, and the sequence model over each user's
+  items in time order (:mod:`~textrec.models.sequence`), with epochs chosen on validation
+  (:mod:`~textrec.models.epoch_selection`).
 
 Text enters every neural model as precomputed vectors keyed by id (a user's interest vector, an
 item's text vector); see :mod:`textrec.models.text_table` for the accepted forms. Each course
@@ -15,7 +17,15 @@ model is built by one recipe with the lessons' settings (:mod:`textrec.models.re
 """
 
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models import encoder_joint, item_based, popularity, recipes, text_ease
+from textrec.models import (
+    encoder_joint,
+    epoch_selection,
+    item_based,
+    popularity,
+    recipes,
+    sequence,
+    text_ease,
+)
 from textrec.models.encoder_joint import (
     ENCODER_SETTINGS,
     EncoderJointModel,
@@ -46,6 +56,9 @@ from textrec.models.recipes import (
     joint_model_recipe,
     two_tower_recipe,
 )
+from textrec.models.recipes import SEQUENCE_SETTINGS, SequenceSettings, sequence_model_recipe
+from textrec.models.epoch_selection import BestEpoch
+from textrec.models.sequence import SequenceModel, TextAdaptor, causal_attention_mask
 from textrec.models.retrieval import (
     TwoTowerModel,
     candidate_id_embeddings,
@@ -57,6 +70,15 @@ from textrec.models.towers import CANDIDATE_VECTOR, QUERY_VECTOR, CandidateTower
 from textrec.models.training import EpochTimer, fit_model, make_optimizer
 
 __all__ = [
+    "BestEpoch",
+    "SEQUENCE_SETTINGS",
+    "SequenceModel",
+    "SequenceSettings",
+    "TextAdaptor",
+    "causal_attention_mask",
+    "epoch_selection",
+    "sequence",
+    "sequence_model_recipe",
     "EASE",
     "ImplicitALS",
     "ImplicitBPR",
