@@ -7,7 +7,7 @@ blends, two towers (ids / text), MF, joint; written to ``benchmarks/results/mode
         [--out benchmarks/results/models.md]
 
 The closed-form part (``benchmarks/text_models.py``: random-ranking expected value, most
-popular, item-kNN, EASE, text-only and the ``textrec.evaluation.text_ease`` models) goes
+popular, item-kNN, EASE, text-only and the ``textrec.models.text_ease`` models) goes
 through ``textrec.evaluation.Evaluator``: hyper-parameters chosen on validation, test reported
 for the fit on train and for the refit on train + validation. Its report is written first; the
 neural models (and user-based CF with neighbours from text or from history, lesson 05) follow
@@ -313,7 +313,8 @@ def main() -> None:
     from textrec.data import schema, tfdata
     from textrec.data.prepare import prepare_data
     from textrec import evaluation
-    from textrec.evaluation import baselines, rmse, text_ease
+    from textrec.evaluation import rmse
+    from textrec.models import popularity as baselines, text_ease
     from textrec.text import TextEmbedder
 
     import text_models
