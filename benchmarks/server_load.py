@@ -375,12 +375,13 @@ def markdown(report: dict) -> str:
                   f"(serve at once): {start['ratio_first_over_background']:.2f}x.", ""]
         probe_figures = start.get("probe") or {}
         if probe_figures:
-            rows = [{"requests": name.replace("_", " "), **figures}
+            rows = [{"phase": name.replace("_", " "), **figures}
                     for name, figures in probe_figures.items()
                     if isinstance(figures, dict)]
             lines += [f"Single-text `recommend_text` requests one after the other for "
                       f"{probe_figures['seconds']:g} s after the first answer (`background`):",
-                      "", markdown_table(rows, ["requests", "p50_ms", "p95_ms", "max_ms"]), "",
+                      "", markdown_table(rows, ["phase", "requests", "p50_ms", "p95_ms",
+                                                "max_ms"]), "",
                       f"The server said: {probe_figures.get('server_said') or 'nothing yet'}.",
                       ""]
     runs = report.get("runs", [])
