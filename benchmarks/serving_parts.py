@@ -24,7 +24,7 @@ import numpy as np
 SOCKET_TIMEOUT = 120          # seconds; every request is bounded
 START_TIMEOUT = 600           # seconds a server may take to give its first answer
 POLL_SECONDS = 0.05           # how often a starting server is asked again
-LISTEN_BACKLOG = 128          # as textrec serve's (textrec.export.server.LISTEN_BACKLOG)
+LISTEN_BACKLOG = 4096         # as textrec serve's (textrec.export.server.LISTEN_BACKLOG)
 
 
 # --- requests (both servers get the same ones) --------------------------------------------------

@@ -35,7 +35,9 @@ class TrainedExport:
         return [privacy.pseudonymize(u, self.key) for u in user_ids]
 
 
-def build_trained_export(folder: Path) -> TrainedExport:
+def build_trained_export(folder: Path, max_length: int = 64) -> TrainedExport:
+    """Train the small model and export it to ``folder``; ``max_length``: the encoder's tokens
+    per text (64: 4 length buckets; the course's 128: 8)."""
     from textrec import config, export, interests, models
     from textrec.data import schema, splits
     from textrec.data.cleaning import clean_reviews
@@ -48,7 +50,7 @@ def build_trained_export(folder: Path) -> TrainedExport:
     split = splits.leave_last_out(clean)
     items = world.items[world.items[schema.ITEM].isin(clean[schema.ITEM])].reset_index(drop=True)
     train = split.train
-    embedder = TextEmbedder(max_length=64, use_cache=False)
+    embedder = TextEmbedder(max_length=max_length, use_cache=False)
     review_vectors, description_vectors = interests.embed_train_and_items(train, items, embedder)
     user_text = interests.interest_vectors(train, review_vectors)
     item_text = interests.item_text_vectors(items, train, review_vectors, description_vectors)

@@ -29,6 +29,9 @@ def test_the_setup_cell_installs_without_downgrading_colab():
     assert "dp-accounting" not in with_deps and '"--no-deps", "dp-accounting' in no_deps
     assert all(need in with_deps for need in ('"dm-tree"', '"mpmath"', '"absl-py"', '"scipy"'))
     assert f"git+https://github.com/{_colab.REPOSITORY}@{_colab.BRANCH}" in no_deps
+    # tensorflow-serving-api at Colab's TensorFlow minor, without its tensorflow>=2.x.y pin.
+    assert "tensorflow-serving-api" not in with_deps
+    assert 'f"tensorflow-serving-api=={tf_minor}.*"' in no_deps
 
 
 def test_rewriting_for_another_repository(tmp_path):

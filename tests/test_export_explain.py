@@ -47,12 +47,23 @@ def test_explain_cites_the_seen_items_closest_to_the_item(trained_export, loaded
 
 
 def test_explain_unknown_items_and_users(trained_export, loaded):
+    import tensorflow as tf
+
     item = str(trained_export.item_text.ids[0])
     got = export.call_signature(loaded, "explain", user_id=["nobody", "nobody"],
-                                item_id=[item, "no-such-item"], n=[2, 2])
+                                item_id=[item, item], n=[2, 2])
     assert not got["known_user"].any()
     assert (got["history_item_ids"] == "").all()  # an unknown user has no history to cite
-    assert np.isfinite(got["score"][0]) and np.isneginf(got["score"][1])
+    assert np.isfinite(got["score"]).all()
+    # An item outside the catalogue has no score: the graph refuses it, naming it and its row.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"item_id not in the catalogue:\] \[`no-such-item` \(row 1\)\]"):
+        export.call_signature(loaded, "explain", user_id=["nobody", "nobody"],
+                              item_id=[item, "no-such-item"], n=[2, 2])
+    # A huge n is refused before anything n wide is allocated (the checks come first).
+    with pytest.raises(tf.errors.InvalidArgumentError, match="n must be at most max_k=20"):
+        export.call_signature(loaded, "explain", user_id=["nobody"], item_id=[item],
+                              n=[10_000_000])
 
 
 def test_textrec_serve_answers_explain_in_the_rest_format(trained_export, loaded):

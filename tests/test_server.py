@@ -36,8 +36,17 @@ def users(trained_export):
     return trained_export.pseudonyms([str(u) for u in trained_export.user_text.ids[:16]])
 
 
+def strict_json(text):
+    """JSON as strict parsers read it: ``NaN``, ``Infinity`` and ``-Infinity`` are refused."""
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def call(server, method, path, body=None, raw=None):
-    """(status, parsed JSON body, raw text, headers) of one HTTP request."""
+    """(status, parsed JSON body, raw text, headers) of one HTTP request; every body must be
+    strict JSON."""
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
     request = urllib.request.Request(server.url + path, data=data, method=method)
     try:
@@ -45,7 +54,7 @@ def call(server, method, path, body=None, raw=None):
             status, text, headers = response.status, response.read().decode(), response.headers
     except urllib.error.HTTPError as error:
         status, text, headers = error.code, error.read().decode(), error.headers
-    return status, json.loads(text), text, headers
+    return status, strict_json(text), text, headers
 
 
 def predict(server, body, path=PREDICT):
@@ -61,9 +70,11 @@ def direct(server, signature, **inputs):
 def assert_same_recommendations(rows, expected):
     """``rows``: the server's per-row objects; ``expected``: call_signature's arrays."""
     assert [row["item_ids"] for row in rows] == expected["item_ids"].tolist()
-    # Floats travel as the shortest decimal of their float32: they read back exactly.
-    np.testing.assert_array_equal(np.array([row["scores"] for row in rows], np.float32),
-                                  expected["scores"])
+    # Floats travel as the shortest decimal of their float32: they read back exactly. An empty
+    # slot's score (-inf in the SavedModel) is null.
+    np.testing.assert_array_equal(
+        np.array([[-np.inf if s is None else s for s in row["scores"]] for row in rows],
+                 np.float32), expected["scores"])
     assert [row["known_user"] for row in rows] == expected["known_user"].tolist()
 
 
@@ -104,8 +115,9 @@ def test_recommend_user_rows_and_columns(server, users):
                                   "instances": [{"user_id": users[0], "k": 3},
                                                 {"user_id": "nobody", "k": 5}]})
     assert_same_recommendations(rows["predictions"], expected)
-    assert "-Infinity" in text          # row 0's two empty slots, written as TF Serving does
-    assert rows["predictions"][0]["item_ids"][3:] == ["", ""]
+    assert "Infinity" not in text and "NaN" not in text
+    assert rows["predictions"][0]["item_ids"][3:] == ["", ""]     # row 0's two empty slots
+    assert rows["predictions"][0]["scores"][3:] == [None, None]
     columns, _ = predict(server, {"signature_name": "recommend_user",
                                   "inputs": {"user_id": [users[0], "nobody"], "k": [3, 5]}})
     assert sorted(columns["outputs"]) == ["item_ids", "known_user", "scores"]
@@ -127,7 +139,7 @@ def test_recommend_text_rows_and_columns_and_the_default_signature(server, users
 
 
 def test_embed_text_rows_and_columns(server):
-    texts = ["Great strings, bright tone.", "", "Ünïcödé café"]
+    texts = ["Great strings, bright tone.", "warm", "Ünïcödé café"]
     expected = direct(server, "embed_text", text=texts)["vectors"]
     # One input and one output: bare values in, bare values out.
     rows, _ = predict(server, {"signature_name": "embed_text", "instances": texts})
@@ -183,6 +195,11 @@ def _text_row(texts, k=3):
 BAD_REQUESTS = [
     # (id, method, path, body (bytes or JSON-able), status, words the error must contain)
     ("malformed JSON", "POST", PREDICT, b'{"instances": [', 400, "malformed JSON"),
+    ("NaN is not JSON", "POST", PREDICT,
+     b'{"signature_name": "recommend_user", "inputs": {"user_id": ["a"], "k": [NaN]}}', 400,
+     "NaN is not a JSON value"),
+    ("Infinity is not JSON", "POST", PREDICT, b'{"instances": [-Infinity]}', 400,
+     "-Infinity is not a JSON value"),
     ("not an object", "POST", PREDICT, [1, 2], 400, "must be a JSON object"),
     ("both formats", "POST", PREDICT, {"instances": [], "inputs": {}}, 400, "exactly one of"),
     ("neither format", "POST", PREDICT, {"signature_name": "embed_text"}, 400, "exactly one of"),
@@ -214,8 +231,25 @@ BAD_REQUESTS = [
     ("batch sizes differ", "POST", PREDICT,
      {"signature_name": "recommend_user", "inputs": {"user_id": ["a", "b"], "k": [1]}}, 400,
      "different batch sizes (k 1, user_id 2)"),
+    ("only an empty text", "POST", PREDICT, _text_row([""]), 400,
+     "the model refused the request: rows with no text (every string empty or blank): [0]"),
+    ("only blank texts", "POST", PREDICT,
+     {"instances": [{"text": ["fine", ""], "user_id": "", "k": 1},
+                    {"text": ["  ", "\u3000\t"], "user_id": "", "k": 1}]}, 400,
+     "rows with no text (every string empty or blank): [1]"),
+    ("an empty text to embed", "POST", PREDICT,
+     {"signature_name": "embed_text", "instances": ["fine", ""]}, 400,
+     "rows with no text (empty or blank strings): [1]"),
+    ("explain an unknown item", "POST", PREDICT,
+     {"signature_name": "explain", "instances": [{"user_id": "u", "item_id": "no such item",
+                                                  "n": 2}]}, 400,
+     "item_id not in the catalogue: [`no such item` (row 0)]"),
     ("k zero", "POST", PREDICT, _user_rows(2, k=0), 400, "k must be between 1 and max_k=20"),
     ("k past max_k", "POST", PREDICT, _user_rows(1, k=21), 400, "row 0 asks for 21"),
+    ("n past max_k", "POST", PREDICT,
+     {"signature_name": "explain", "inputs": {"user_id": ["u", "u"], "item_id": ["a", "b"],
+                                              "n": [2, 2 ** 31 - 1]}}, 400,
+     "n must be between 1 and max_k=20; row 1 asks for 2147483647"),
     ("too many rows", "POST", PREDICT, _user_rows(257), 413, "257 rows"),
     ("too many texts", "POST", PREDICT, _text_row(["a"] * 33), 413, "33 texts per row"),
     ("text too long", "POST", PREDICT, _text_row(["é" * 20_001]), 413,
@@ -285,9 +319,27 @@ def test_one_log_line_per_request(server, capfd, monkeypatch):
 
 # -- pieces ---------------------------------------------------------------------------------------
 
-def test_json_writes_non_finite_floats_as_tf_serving_does():
-    values = server_module._json_values("scores", np.array([0.1, -np.inf, np.nan], np.float32))
-    assert server_module.to_json(values) == b"[0.1, -Infinity, NaN]"
+def test_json_is_strict_empty_slots_are_null_and_other_non_finite_values_are_500():
+    outputs = {"item_ids": np.array([[b"a", b""]], object),
+               "scores": np.array([[0.1, -np.inf]], np.float32),
+               "known_user": np.array([True])}
+    plain = server_module.plain_outputs(outputs)
+    assert plain == {"item_ids": [["a", ""]], "scores": [[0.1, None]], "known_user": [True]}
+    assert server_module.to_json(plain) == (b'{"item_ids": [["a", ""]], "scores": [[0.1, null]], '
+                                            b'"known_user": [true]}')
+    # -inf beside a named item, NaN or +inf anywhere: the model's fault, never sent.
+    for scores, shown in [([[-np.inf, -np.inf]], "-inf"), ([[0.1, np.nan]], "nan"),
+                          ([[np.inf, 0.2]], "inf")]:
+        bad = {**outputs, "item_ids": np.array([[b"a", b"b"]], object),
+               "scores": np.array(scores, np.float32)}
+        with pytest.raises(server_module.RequestError) as refused:
+            server_module.plain_outputs(bad)
+        assert refused.value.status == 500 and f"returned {shown} in output 'scores'" in \
+            refused.value.message
+    with pytest.raises(server_module.RequestError, match="'vectors' at \\[0, 1\\]"):
+        server_module.plain_outputs({"vectors": np.array([[0.5, np.nan]], np.float32)})
+    with pytest.raises(ValueError):
+        server_module.to_json({"score": float("nan")})
 
 
 def test_default_model_name(tmp_path):

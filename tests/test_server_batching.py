@@ -192,10 +192,10 @@ def test_the_other_signatures_batched_equal_solo(batched, solo, users):
             {"user_id": users[i], "k": 1 + 4 * i % 20}, {"user_id": "nobody", "k": 2 + i}]}
             for i in range(5)],
         "embed_text": [{"signature_name": "embed_text", "instances": TEXTS[i:i + 1 + i % 3]}
-                       for i in range(5)] + [{"signature_name": "embed_text", "inputs": [""]}],
+                       for i in range(5)] + [{"signature_name": "embed_text", "inputs": ["a"]}],
         "explain": [{"signature_name": "explain", "instances": [
             {"user_id": users[i], "item_id": items[i % len(items)], "n": 1 + 3 * i % 20},
-            {"user_id": users[i + 1], "item_id": "no-such-item", "n": 2},
+            {"user_id": users[i + 1], "item_id": items[-1], "n": 2},
             {"user_id": "nobody", "item_id": items[0], "n": 4}][:1 + i % 3]}
             for i in range(5)],
     }
@@ -206,14 +206,26 @@ def test_the_other_signatures_batched_equal_solo(batched, solo, users):
         assert_answers_equal_solo(solo, bodies, answers)
 
 
-def test_a_request_the_graph_refuses_spoils_no_other(batched, solo, users, monkeypatch):
+REFUSED = {
     # With the Python check of k switched off, the graph's own check refuses k = 21.
+    "k past max_k": ({"signature_name": "recommend_text",
+                      "instances": [{"text": ["warm tone"], "user_id": "", "k": 3},
+                                    {"text": ["warm tone"], "user_id": "", "k": 21}]},
+                     "the model refused the request: k must be at most max_k=20"),
+    "a row with no text": ({"signature_name": "recommend_text",
+                            "instances": [{"text": ["warm tone"], "user_id": "", "k": 3},
+                                          {"text": [" "], "user_id": "", "k": 3}]},
+                           "the model refused the request: rows with no text (every string "
+                           "empty or blank): [1]"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED))
+def test_a_request_the_graph_refuses_spoils_no_other(batched, solo, users, monkeypatch, case):
     for server in (batched, solo):
         monkeypatch.setitem(server.model.limits, "max_k", 1000)
     bodies = text_bodies(users)[:4]
-    bad = {"signature_name": "recommend_text",
-           "instances": [{"text": ["warm tone"], "user_id": "", "k": 3},
-                         {"text": ["warm tone"], "user_id": "", "k": 21}]}
+    bad, message = REFUSED[case]
     bodies.insert(2, bad)
     before = batched.model.stats()
     answers = send_in_one_batch(batched, bodies)
@@ -222,8 +234,7 @@ def test_a_request_the_graph_refuses_spoils_no_other(batched, solo, users, monke
     assert stats_change(batched, before)["reruns"] == 1
     status, payload = answers.pop(2)
     assert (status, payload) == post(solo, bad)
-    assert status == 400 and payload["error"] == ("the model refused the request: k must be "
-                                                  "at most max_k=20")
+    assert status == 400 and payload["error"] == message
     bodies.pop(2)
     assert_answers_equal_solo(solo, bodies, answers)
 

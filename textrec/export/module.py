@@ -16,20 +16,25 @@ Its three ``tf.function`` s become the SavedModel's signatures:
 
 * ``recommend_user(user_id [B] string, k [B] int32)``;
 * ``recommend_text(text [B, T] string, user_id [B] string, k [B] int32)``: up to T texts per
-  row (``""`` pads); a known ``user_id`` adds them to that user's history, ``""`` or an unknown
-  id serves the texts alone. A new review changes the recommendations at once;
-* ``embed_text(text [B] string)`` -> ``vectors`` [B, text dim], unit rows (zeros for a text
-  with no tokens);
+  row (``""`` pads; every row needs at least one text with a word in it); a known ``user_id``
+  adds them to that user's history, ``""`` or an unknown id serves the texts alone. A new
+  review changes the recommendations at once;
+* ``embed_text(text [B] string)`` -> ``vectors`` [B, text dim], unit rows (every text needs a
+  word in it);
 * ``explain(user_id [B] string, item_id [B] string, n [B] int32)`` -> ``history_item_ids``
   string [B, N] and ``contributions`` float32 [B, N] (``N = max(n)``): the user's seen items
   whose candidate embeddings are closest (dot product) to the item's, best first, the evidence
   "because you have ..."; ``score`` float32 [B], the model's score of the item for the user
-  (``-inf`` for an unknown item); ``known_user`` bool [B]. No review text is in the export, so
-  the text evidence of lesson 09 (quoted reviews) stays with the offline explainer.
+  (every item must be in the catalogue); ``known_user`` bool [B]. No review text is in the
+  export, so the text evidence of lesson 09 (quoted reviews) stays with the offline explainer.
 
-Besides the signatures, ``warm_up()`` (a plain function of the SavedModel, not a signature a
-client can call) compiles the XLA encoder on every bucket shape: a server calls it when it
-loads a version (``textrec.export.warm_up``), so that no user's request waits for XLA.
+Besides the signatures, plain functions of the SavedModel (not signatures a client can call)
+drive the XLA encoder's compilation: ``warm_up()`` compiles every bucket shape at once
+(``textrec.export.warm_up``); ``reset_compiled()``, ``encoder_shapes()`` and
+``compile_shape(index)`` let a server answer at once through TensorFlow's graph encoder while it
+compiles the shapes one by one behind the requests (a call runs compiled once every shape it
+needs is). TF Serving replays the export's warm-up records instead
+(``textrec.export.warmup_requests``).
 
 With ``ann`` (an approximate nearest-neighbour index, ``ExportSettings(ann=...)``), both
 ``recommend_*`` find their items through it, inside the graph: the index's k-means centroids and
@@ -43,8 +48,10 @@ time.
 Both ``recommend_*`` return ``item_ids`` string [B, K] and ``scores`` float32 [B, K] with
 ``K = max(k)``, best first, and ``known_user`` bool [B] (False: the row was served without an
 id embedding or history). Positions past a row's own k, and rows with fewer than k unseen
-items, hold ``""`` and ``-inf``. A k outside ``[1, max_k]`` or inputs of different batch sizes
-raise ``InvalidArgumentError`` (HTTP 400 from a server).
+items, hold ``""`` and ``-inf`` (as ``explain``'s positions past a row's n or its history).
+A k outside ``[1, max_k]``, inputs of different batch sizes, a row with no text or an unknown
+item to explain raise ``InvalidArgumentError`` naming the rows or items (HTTP 400 from a
+server).
 """
 
 from __future__ import annotations
@@ -60,6 +67,12 @@ NO_ITEM = ""
 
 def _constant_variable(value, name: str, dtype=None) -> tf.Variable:
     return tf.Variable(tf.constant(value, dtype=dtype), trainable=False, name=name)
+
+
+def _refuse_rows(row_ok, message: str) -> None:
+    """``InvalidArgumentError`` naming the rows where ``row_ok`` [B] is False."""
+    tf.debugging.Assert(tf.reduce_all(row_ok), [message, tf.where(~row_ok)[:, 0]],
+                        summarize=10)
 
 
 class RecommenderModule(tf.Module):
@@ -113,7 +126,8 @@ class RecommenderModule(tf.Module):
                 raise ValueError(f"the longest bucket ({buckets.lengths[-1]} tokens) is shorter "
                                  f"than the tokenizer's max_length ({tokenizer.max_length})")
             self.compiled_encoder = CompiledEncoder(encoder, buckets, tokenizer.pad_id,
-                                                    uses_token_types)
+                                                    uses_token_types,
+                                                    graph_until_compiled=True)
         # The query tower's layers are tracked (their weights are saved); the tower itself is
         # not, so its raw-id lookup never reaches the export.
         self.query_layers = [layer for layer in (query_tower.text_projection,
@@ -182,14 +196,16 @@ class RecommenderModule(tf.Module):
         return sentence_vectors(self.encoder, ids, mask, self.uses_token_types)
 
     def _embed_nonblank(self, texts):
-        """[n] texts -> [n, text dim]; the encoder runs only on texts that have a token (more
-        than [CLS] and [SEP]), the others get zeros."""
+        """[n] texts -> ([n, text dim] vectors, [n] bool: the text has a word); the encoder
+        runs only on texts that have a token (more than [CLS] and [SEP]), the others get
+        zeros."""
         ids, mask = self.tokenizer(texts)
-        positions = tf.where(tf.reduce_sum(mask, axis=1) > 2)[:, 0]
+        has_word = tf.reduce_sum(mask, axis=1) > 2
+        positions = tf.where(has_word)[:, 0]
         vectors = self._encode(tf.gather(ids, positions), tf.gather(mask, positions))
         return tf.scatter_nd(positions[:, None], vectors,
                              tf.stack([tf.size(texts, out_type=tf.int64),
-                                       tf.constant(self.text_dim, tf.int64)]))
+                                       tf.constant(self.text_dim, tf.int64)])), has_word
 
     def _user_rows(self, user_id):
         return self.user_table.lookup(tf.reshape(user_id, [-1]))
@@ -198,15 +214,21 @@ class RecommenderModule(tf.Module):
         id_vectors = tf.gather(self.user_id_vectors, rows) if self.uses_ids else None
         return self._combine(id_vectors, interest_vectors)
 
-    def _check_k(self, k, batch_size):
+    def _check_k(self, k, batch_size, name: str = "k"):
+        """``k`` [B] once checked: one value per row, each in [1, max_k]. What is computed
+        from it waits for the checks, so that a huge k is refused before anything of its size
+        is allocated."""
         k = tf.reshape(tf.cast(k, tf.int32), [-1])
-        tf.debugging.assert_equal(
-            tf.size(k), tf.cast(batch_size, tf.int32),
-            message="k must have one value per row (the same batch size as the other inputs)")
-        tf.debugging.assert_greater_equal(k, 1, message="k must be at least 1")
-        tf.debugging.assert_less_equal(k, self.max_k,
-                                       message=f"k must be at most max_k={self.max_k}")
-        return k
+        checks = [
+            tf.debugging.assert_equal(
+                tf.size(k), tf.cast(batch_size, tf.int32),
+                message=f"{name} must have one value per row (the same batch size as the "
+                        "other inputs)"),
+            tf.debugging.assert_greater_equal(k, 1, message=f"{name} must be at least 1"),
+            tf.debugging.assert_less_equal(k, self.max_k,
+                                           message=f"{name} must be at most max_k={self.max_k}")]
+        with tf.control_dependencies(checks):
+            return tf.identity(k)
 
     def _seen_of(self, rows):
         return tf.gather(tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits), rows)
@@ -291,7 +313,9 @@ class RecommenderModule(tf.Module):
         tf.debugging.assert_equal(shape[0], tf.size(rows, out_type=tf.int32),
                                   message="text and user_id must have the same batch size")
         k = self._check_k(k, shape[0])
-        vectors = self._embed_nonblank(tf.reshape(text, [-1]))
+        vectors, has_word = self._embed_nonblank(tf.reshape(text, [-1]))
+        _refuse_rows(tf.reduce_any(tf.reshape(has_word, shape), axis=1),
+                     "rows with no text (every string empty or blank):")
         row_of_text = tf.repeat(tf.range(shape[0]), shape[1])
         new = tf.math.unsorted_segment_sum(vectors, row_of_text, shape[0])
         interest = l2_normalize(tf.gather(self.user_sums, rows) + new)
@@ -299,8 +323,10 @@ class RecommenderModule(tf.Module):
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
     def embed_text(self, text):
-        """Interest vectors of texts: unit rows [B, text dim], zeros for texts with no token."""
-        return {"vectors": self._embed_nonblank(tf.reshape(text, [-1]))}
+        """Interest vectors of texts: unit rows [B, text dim]."""
+        vectors, has_word = self._embed_nonblank(tf.reshape(text, [-1]))
+        _refuse_rows(has_word, "rows with no text (empty or blank strings):")
+        return {"vectors": vectors}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="user_id"),
                                   tf.TensorSpec([None], tf.string, name="item_id"),
@@ -311,8 +337,14 @@ class RecommenderModule(tf.Module):
         items = self.item_table.lookup(tf.reshape(item_id, [-1]))
         tf.debugging.assert_equal(tf.size(items), tf.size(rows),
                                   message="user_id and item_id must have the same batch size")
-        n = self._check_k(n, tf.size(rows))
+        n = self._check_k(n, tf.size(rows), "n")
         known_item = items >= 0
+        unknown = tf.where(~known_item)[:, 0]
+        first = tf.strings.reduce_join(tf.gather(tf.reshape(item_id, [-1]), unknown[:1]))
+        tf.debugging.Assert(tf.reduce_all(known_item), [
+            "item_id not in the catalogue:",
+            tf.strings.join(["`", first, "` (row ", tf.strings.reduce_join(
+                tf.strings.as_string(unknown[:1])), ")"])])
         target = tf.gather(self.item_embeddings, tf.maximum(items, 0))        # [B, dim]
         queries = self._queries(rows, tf.gather(self.user_vectors, rows))
         score = tf.where(known_item, tf.reduce_sum(queries * target, axis=1),
@@ -337,13 +369,42 @@ class RecommenderModule(tf.Module):
     @tf.function(input_signature=[])
     def warm_up(self):
         """Run the compiled encoder once on every bucket shape, so that XLA compiles them all
-        now (a server calls this when it loads a version) and not on a user's request. Returns
-        ``shapes`` int32 (how many; 0 when the encoder is not compiled) and ``checksum``, the
-        sum of the vectors (it keeps the calls in the graph)."""
+        now and not on a user's request, and mark them compiled. Returns ``shapes`` int32 (how
+        many; 0 when the encoder is not compiled) and ``checksum``, the sum of the vectors (it
+        keeps the calls in the graph)."""
         if self.compiled_encoder is None:
             return {"shapes": tf.constant(0, tf.int32), "checksum": tf.constant(0.0, tf.float32)}
         return {"shapes": tf.constant(len(self.compiled_encoder.buckets.shapes), tf.int32),
                 "checksum": self.compiled_encoder.warm_up()}
+
+    @tf.function(input_signature=[])
+    def encoder_shapes(self):
+        """The compiled encoder's bucket shapes, ``shapes`` int32 [S, 2] (texts, tokens), in
+        the order a server compiles them (one text first, short before long), and ``ready``
+        bool [S], which of them calls run compiled now (S = 0 when the encoder is not
+        compiled)."""
+        if self.compiled_encoder is None:
+            return {"shapes": tf.zeros([0, 2], tf.int32), "ready": tf.zeros([0], tf.bool)}
+        return {"shapes": tf.constant(self.compiled_encoder.buckets.shapes, tf.int32),
+                "ready": tf.identity(self.compiled_encoder.ready)}
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="index")])
+    def compile_shape(self, index):
+        """Compile the encoder on ``encoder_shapes()["shapes"][index]`` and mark it ready.
+        Returns ``checksum``, the sum of the vectors it computed."""
+        if self.compiled_encoder is None:
+            return {"checksum": tf.constant(0.0, tf.float32)}
+        return {"checksum": self.compiled_encoder.compile_shape(index)}
+
+    @tf.function(input_signature=[])
+    def reset_compiled(self):
+        """Mark every shape not compiled: calls run through TensorFlow's graph encoder until
+        ``compile_shape`` (or ``warm_up``) marks the shapes they need. Returns ``shapes``, how
+        many there are."""
+        if self.compiled_encoder is None:
+            return {"shapes": tf.constant(0, tf.int32)}
+        self.compiled_encoder.reset_compiled()
+        return {"shapes": tf.constant(len(self.compiled_encoder.buckets.shapes), tf.int32)}
 
     def signatures(self) -> dict:
         return {"recommend_user": self.recommend_user, "recommend_text": self.recommend_text,

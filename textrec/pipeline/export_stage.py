@@ -9,7 +9,8 @@ already reviewed. Then it checks the export:
   so does a fresh Python process that imports only TensorFlow and tensorflow-text;
 * no train review text and no raw user id occurs in any file of the export;
 * the latency of ``recommend_text`` for single queries (median and p95), after the compiled
-  encoder's warm-up (``textrec.export.warm_up``, as a server does).
+  encoder's warm-up (``textrec.export.warm_up``: every shape compiled, so no timed call waits
+  for XLA).
 
 Puts ``export`` (the :class:`textrec.export.ExportInfo`) and the export's size and
 latency into ``state.metrics``.
@@ -55,7 +56,7 @@ def export_stage(state: PipelineState) -> str:
     leaked = export.find_strings(info.path, train[schema.TEXT].tolist()
                                  + [str(u) for u in user_text.ids])
     texts = [t for t in prepared.split.test[schema.TEXT].tolist() if t.strip()] or ["great strings"]
-    warm = export.warm_up(loaded)    # as a server does before it serves: no call waits for XLA
+    warm = export.warm_up(loaded)    # every shape compiled: no timed call waits for XLA
     state.metrics["encoder warm-up (s)"] = warm["seconds"]
     single = latency.time_calls(lambda text: _one_query(loaded, text), LATENCY_CALLS,
                                 inputs=texts, warmup=3)

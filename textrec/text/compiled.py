@@ -13,8 +13,11 @@ rows are cut off again. Within a call, texts are grouped by their own length buc
 of short texts with one long one is not padded to the long one's length.
 
 The embedder (lessons 03-05, the pipeline) and the exported serving graph (lesson 08) call the
-same :class:`CompiledEncoder`, so they compute the same vectors the same way. A server compiles
-every bucket when it loads a version (``textrec.export.warm_up``), not on a user's request.
+same :class:`CompiledEncoder`, so they compute the same vectors the same way. In the export it
+keeps TensorFlow's graph beside XLA (``graph_until_compiled``): a call whose bucket shapes are
+not all compiled yet runs through the graph instead, so a server answers at once while it
+compiles the shapes one by one behind the requests (:meth:`CompiledEncoder.compile_shape`),
+and no user's request waits for the compiler.
 """
 
 from __future__ import annotations
@@ -184,15 +187,20 @@ class CompiledEncoder(tf.Module):
       precision: ``"float32"`` (XLA, equal to TensorFlow's graph to about 1e-6) or
         ``"bfloat16"`` (:func:`bert_vectors_bfloat16` in TensorFlow's graph, BERT encoders only;
         faster on CPUs with bfloat16 instructions, vectors within about 1e-4).
+      graph_until_compiled: (float32 only) also keep TensorFlow's graph of the encoder, and run
+        a call through it whenever one of the bucket shapes the call needs is not marked
+        compiled (``ready``, one flag per shape of ``buckets.shapes``, all True at first): a
+        server marks them all not compiled (:meth:`reset_compiled`) and compiles them one by
+        one behind the requests (:meth:`compile_shape`), so that no request waits for XLA.
 
     Works eagerly (the embedder) and inside a ``tf.function`` (the export's signatures, where
     the shapes are unknown until a request comes: XLA then compiles each bucket on its first
-    call, which is why a server warms them all up first).
+    call, which is why a server compiles them before they are used).
     """
 
     def __init__(self, model, buckets: Buckets, pad_id: int = 0,
                  uses_token_types: bool = True, precision: str = "float32",
-                 name: str | None = None):
+                 graph_until_compiled: bool = False, name: str | None = None):
         super().__init__(name=name)
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -210,6 +218,18 @@ class CompiledEncoder(tf.Module):
         # One trace for every shape; XLA compiles (and caches) each concrete shape it meets.
         self.compiled = tf.function(self._vectors, input_signature=[spec, spec],
                                     jit_compile=precision == "float32")
+        self._shape_table = tf.constant(buckets.shapes, tf.int32)       # [shapes, 2]
+        self.graph = None
+        if graph_until_compiled and precision == "float32":
+            # Two functions never inlined into their callers: TensorFlow builds a function the
+            # first time it runs, so a call through the graph does not pay for building the
+            # compiled path (its buckets and chunks), and neither is built once per signature.
+            self.graph = tf.function(self._vectors, input_signature=[spec, spec],
+                                     experimental_attributes={"_noinline": True})
+            self.grouped = tf.function(self._grouped_call, input_signature=[spec, spec],
+                                       experimental_attributes={"_noinline": True})
+            self.ready = tf.Variable(tf.ones([len(buckets.shapes)], tf.bool), trainable=False,
+                                     name="compiled_shapes_ready")
 
     def _vectors(self, input_ids, attention_mask):
         if self.precision == "bfloat16":
@@ -223,66 +243,113 @@ class CompiledEncoder(tf.Module):
         The rows are grouped by their own length bucket first, and each group runs padded only
         to its bucket: in a call of 8 texts, one long text does not make the 7 short ones pay
         for its length (the encoder's work grows with the tokens it is given, padding
-        included). Each row gets the vector a call of its own would give."""
+        included). Each row gets the vector a call of its own would give. With
+        ``graph_until_compiled``, a call that needs a shape not yet marked compiled runs
+        through TensorFlow's graph instead, padded to its longest text."""
         input_ids = tf.convert_to_tensor(input_ids, tf.int32)
         attention_mask = tf.convert_to_tensor(attention_mask, tf.int32)
-        n, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
         tf.debugging.assert_less_equal(
-            length, self._length_table[-1],
+            tf.shape(input_ids)[1], self._length_table[-1],
             message=f"more tokens than the longest bucket ({self.buckets.lengths[-1]})")
+        if self.graph is None:
+            return self._grouped_call(input_ids, attention_mask)
+        return tf.cond(self._all_ready(self._row_buckets(attention_mask)),
+                       lambda: self.grouped(input_ids, attention_mask),
+                       lambda: self.graph(input_ids, attention_mask))
+
+    def _row_buckets(self, attention_mask):
+        """Each row's length bucket (index into ``buckets.lengths``)."""
         tokens = tf.maximum(tf.reduce_sum(attention_mask, axis=1), 1)
-        row_bucket = tf.searchsorted(self._length_table, tokens, side="left")
-        vectors = tf.zeros([n, self.dim], tf.float32)
-        for bucket, bucket_length in enumerate(self.buckets.lengths):
-            rows = tf.where(tf.equal(row_bucket, bucket))[:, 0]
+        return tf.searchsorted(self._length_table, tokens, side="left")
 
-            def group(rows=rows, bucket_length=bucket_length):
-                # The group's ids cut (or padded) to its bucket's length: only padding is cut.
-                widen = [[0, 0], [0, tf.maximum(bucket_length - length, 0)]]
-                ids = tf.pad(tf.gather(input_ids, rows), widen,
-                             constant_values=self.pad_id)[:, :bucket_length]
-                mask = tf.pad(tf.gather(attention_mask, rows), widen)[:, :bucket_length]
-                return self._padded_call(ids, mask)
+    def _all_ready(self, row_bucket):
+        """Whether every bucket shape a call with these rows' length buckets runs is marked
+        compiled (a group of more texts than the largest batch runs in chunks of it)."""
+        n_lengths = len(self.buckets.lengths)
+        counts = tf.math.bincount(row_bucket, minlength=n_lengths, maxlength=n_lengths)
+        batch_index = tf.searchsorted(self._batch_table,
+                                      tf.minimum(counts, self._batch_table[-1]), side="left")
+        ready = tf.gather(self.ready, batch_index * n_lengths + tf.range(n_lengths))
+        return tf.reduce_all(ready | tf.equal(counts, 0))
 
-            found = tf.cond(tf.size(rows) > 0, group,
-                            lambda: tf.zeros([0, self.dim], tf.float32))
-            vectors = tf.tensor_scatter_nd_update(vectors, rows[:, None], found)
+    def _grouped_call(self, input_ids, attention_mask):
+        """The compiled encoder on each length bucket's rows (see :meth:`__call__`).
+
+        The rows are sorted by bucket; each bucket's rows run in calls of at most the largest
+        batch (a bucket of more rows than that runs in chunks of it, each padded to it), the
+        calls made one after the other by a single loop: the compiled function is called from
+        one place, which keeps the graph small and quick to build."""
+        row_bucket = self._row_buckets(attention_mask)
+        n, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
+        n_lengths = len(self.buckets.lengths)
+        largest = self._batch_table[-1]
+        order = tf.argsort(row_bucket, stable=True)                # rows, bucket by bucket
+        counts = tf.math.bincount(row_bucket, minlength=n_lengths, maxlength=n_lengths)
+        ends = tf.cumsum(counts)
+        chunks = (counts + largest - 1) // largest                 # calls per bucket
+        call_bucket = tf.repeat(tf.range(n_lengths), chunks)
+        call_index = tf.range(tf.reduce_sum(chunks)) - tf.repeat(
+            tf.cumsum(chunks, exclusive=True), chunks)
+        call_start = tf.gather(ends - counts, call_bucket) + call_index * largest
+        call_end = tf.minimum(call_start + largest, tf.gather(ends, call_bucket))
+
+        def one_call(i, vectors):
+            bucket = call_bucket[i]
+            bucket_length = self._length_table[bucket]
+            rows = order[call_start[i]:call_end[i]]
+            size = tf.size(rows)
+            # The rows cut (or padded) to their bucket's length (only padding is cut), then
+            # padded to the batch bucket: the largest batch for a bucket run in chunks.
+            texts = tf.where(counts[bucket] > largest, largest, tf.gather(
+                self._batch_table, tf.searchsorted(self._batch_table, tf.reshape(size, [1]),
+                                                   side="left"))[0])
+            paddings = [[0, texts - size], [0, tf.maximum(bucket_length - length, 0)]]
+            ids = tf.pad(tf.gather(input_ids, rows), paddings,
+                         constant_values=self.pad_id)[:, :bucket_length]
+            mask = tf.pad(tf.gather(attention_mask, rows), paddings)[:, :bucket_length]
+            found = self.compiled(ids, mask)[:size]
+            return i + 1, tf.tensor_scatter_nd_update(vectors, rows[:, None], found)
+
+        _, vectors = tf.while_loop(lambda i, _: i < tf.size(call_bucket), one_call,
+                                   (tf.constant(0), tf.zeros([n, self.dim], tf.float32)))
         return vectors
 
-    def _padded_call(self, input_ids, attention_mask):
-        """The compiled encoder on ids and mask padded to the bucket shape of the call."""
-        n, length = tf.shape(input_ids)[0], tf.shape(input_ids)[1]
-        # The first bucket at least as large as the call, for tokens and for texts.
-        padded_length = tf.gather(self._length_table, tf.searchsorted(
-            self._length_table, tf.reshape(length, [1]), side="left"))[0]
-        largest = self._batch_table[-1]
-        chunks = tf.maximum(tf.math.floordiv(n + largest - 1, largest), 1)
-        padded_n = tf.where(n > largest, chunks * largest, tf.gather(
-            self._batch_table, tf.searchsorted(
-                self._batch_table, tf.reshape(tf.minimum(n, largest), [1]), side="left"))[0])
-        paddings = [[0, padded_n - n], [0, padded_length - length]]
-        ids = tf.pad(input_ids, paddings, constant_values=self.pad_id)
-        mask = tf.pad(attention_mask, paddings)
-
-        def one_call():
-            return self.compiled(ids, mask)
-
-        def in_chunks():
-            shape = [chunks, largest, padded_length]
-            vectors = tf.map_fn(lambda pair: self.compiled(pair[0], pair[1]),
-                                (tf.reshape(ids, shape), tf.reshape(mask, shape)),
-                                fn_output_signature=tf.TensorSpec([None, self.dim], tf.float32))
-            return tf.reshape(vectors, [-1, self.dim])
-
-        vectors = tf.cond(n > largest, in_chunks, one_call)
-        return vectors[:n]
-
     def warm_up(self):
-        """Run the compiled encoder once on every bucket shape, so that XLA compiles each now;
-        eagerly or inside a ``tf.function`` (the export's ``warm_up``). Returns the sum of all
-        the vectors (a result that keeps every call in a traced graph)."""
+        """Run the compiled encoder once on every bucket shape, so that XLA compiles each now,
+        and mark them all compiled; eagerly or inside a ``tf.function`` (the export's
+        ``warm_up``). Returns the sum of all the vectors (a result that keeps every call in a
+        traced graph)."""
         total = tf.constant(0.0, tf.float32)
         for n, length in self.buckets.shapes:
             ids = tf.fill([n, length], tf.constant(self.pad_id, tf.int32))
-            total += tf.reduce_sum(self.compiled(ids, tf.ones([n, length], tf.int32)))
+            total += tf.reduce_sum(self._through_buckets(ids, tf.ones([n, length], tf.int32)))
+        if self.graph is not None:
+            with tf.control_dependencies([total]):
+                self.ready.assign(tf.ones_like(self.ready))
         return total
+
+    def compile_shape(self, index):
+        """Run the compiled encoder once on ``buckets.shapes[index]`` (XLA compiles it, unless
+        it has already), then mark that shape compiled: calls that need it stop taking the
+        graph. Returns the sum of the vectors."""
+        index = tf.convert_to_tensor(index, tf.int32)
+        shape = tf.gather(self._shape_table, index)
+        ids = tf.fill(shape, tf.constant(self.pad_id, tf.int32))
+        total = tf.reduce_sum(self._through_buckets(ids, tf.ones(shape, tf.int32)))
+        if self.graph is not None:
+            with tf.control_dependencies([total]):
+                self.ready.scatter_nd_update(index[None, None], [True])
+        return tf.identity(total)
+
+    def _through_buckets(self, input_ids, attention_mask):
+        """The compiled path as requests take it (with ``graph_until_compiled``, the function
+        they call, which the first such call also builds)."""
+        if self.graph is None:
+            return self.compiled(input_ids, attention_mask)
+        return self.grouped(input_ids, attention_mask)
+
+    def reset_compiled(self):
+        """Mark every shape not compiled: calls take TensorFlow's graph until
+        :meth:`compile_shape` (or :meth:`warm_up`) marks the shapes they need."""
+        if self.graph is not None:
+            self.ready.assign(tf.zeros_like(self.ready))

@@ -24,6 +24,11 @@ ENDPOINTS = ("POST /v1/models/<name>[/versions/<v>]:predict, GET /v1/models/<nam
              " and GET /v1/models/<name>[/versions/<v>]/metadata")
 
 
+def _not_json(token: str):
+    """Python's json reads ``NaN``, ``Infinity`` and ``-Infinity``; JSON has no such values."""
+    raise ValueError(f"{token} is not a JSON value")
+
+
 class _Handler(BaseHTTPRequestHandler):
     """One request: route, answer in JSON, log one line. ``server.model`` is the ServedModel."""
 
@@ -92,7 +97,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._body_read = True
         data = self._read_body(length)
         try:
-            body = json.loads(data)
+            body = json.loads(data, parse_constant=_not_json)
         except (ValueError, RecursionError) as error:
             raise RequestError(400, f"malformed JSON: {error}") from None
         if not isinstance(body, dict):

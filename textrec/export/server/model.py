@@ -16,7 +16,6 @@ from tensorflow.core.protobuf import saved_model_pb2
 from textrec.export import card as card_module
 from textrec.export.build import DEFAULT_NAME
 from textrec.export.reload import load_export, version_folder
-from textrec.export.reload import warm_up as warm_up_export
 from textrec.export.server.batching import (DEFAULT_MAX_BATCH_ROWS, DEFAULT_WINDOW_MS,
                                             BatcherClosed, CallStats, QueueTimeout,
                                             RequestBatcher, check_options, plan_for)
@@ -24,7 +23,8 @@ from textrec.export.server.errors import RequestError
 from textrec.export.server.request import (SERVER_LIMITS, _check_batch, _check_limits,
                                            _named_inputs, _request_format, _rows_to_columns,
                                            _to_array)
-from textrec.export.server.response import _columns_response, _json_values, _rows_response
+from textrec.export.server.response import _columns_response, _rows_response, plain_outputs
+from textrec.export.server.warmup import Activity, EncoderWarmUp, check_mode
 
 DEFAULT_SIGNATURE = "serving_default"
 MAX_CONCURRENT = 2        # model calls at once; more requests wait for a free slot
@@ -70,9 +70,14 @@ class ServedModel:
         the first are computed by one call (:mod:`textrec.export.server.batching`); 0: one
         call per request.
       max_batch_rows: the most rows one batched call gathers (a bigger request runs alone).
-      warm_up: compile the export's XLA encoder on every bucket shape before serving
-        (``textrec.export.warm_up``), so that no request waits for the compiler;
-        ``load_seconds`` and ``warm`` say what loading and warming took.
+      warm_up: how the export's XLA encoder gets compiled (:mod:`textrec.export.server.warmup`):
+        ``"background"`` (or True): serve at once, through TensorFlow's graph encoder until the
+        shapes a call needs are compiled, one by one behind the requests; ``"first"``: compile
+        every shape before serving; ``"none"`` (or False): each shape compiles on the first
+        request that needs it. ``load_seconds`` and ``warm`` say what loading and warming took.
+      prime_first: build each signature once before serving (the watcher does, before a swap,
+        so that the first requests on a new version do not build them).
+      announce: receives one line when the background compiling is done (None: silent).
 
     :meth:`close` stops the batching threads once the requests waiting for them are answered
     (the watcher closes a version it replaced); :meth:`stats` counts the calls made.
@@ -81,7 +86,8 @@ class ServedModel:
     def __init__(self, export_dir, model_name: str | None = None, *,
                  max_concurrent: int = MAX_CONCURRENT, queue_timeout: float = QUEUE_TIMEOUT,
                  batch_window_ms: float = BATCH_WINDOW_MS,
-                 max_batch_rows: int = MAX_BATCH_ROWS, warm_up: bool = True):
+                 max_batch_rows: int = MAX_BATCH_ROWS, warm_up="background",
+                 prime_first: bool = False, announce=None):
         if int(max_concurrent) < 1:
             raise ValueError(f"max_concurrent must be at least 1, got {max_concurrent}")
         self.batch_window_ms, self.max_batch_rows = check_options(batch_window_ms,
@@ -93,16 +99,20 @@ class ServedModel:
             self.card.get("version", 1))
         self.limits = {**card_module.LIMITS, **SERVER_LIMITS, **self.card.get("limits", {})}
         self.max_concurrent, self.queue_timeout = int(max_concurrent), float(queue_timeout)
+        warm_up = check_mode(warm_up)
         self.work_slots = threading.BoundedSemaphore(self.max_concurrent)
         started = time.perf_counter()
         self.loaded = load_export(self.path)
         self.load_seconds = time.perf_counter() - started
-        self.warm = (warm_up_export(self.loaded) if warm_up
-                     else {"shapes": 0, "seconds": 0.0, "skipped": True})
         self.signature_defs = _signature_defs(self.path)
         self._dtypes = {name: {key: tf.dtypes.as_dtype(info.dtype)
                                for key, info in self.signature_defs[name].inputs.items()}
                         for name in self.loaded.signatures}
+        self.activity = Activity()
+        self.warm_up = EncoderWarmUp(self.loaded, self.path, warm_up, run=self._run,
+                                     activity=self.activity, announce=announce,
+                                     name=f"{self.name} version {self.version}")
+        self.warm_up.start(prime_first=prime_first)
         self.call_stats = CallStats()
         self.batcher = None
         if self.batch_window_ms > 0:
@@ -112,9 +122,17 @@ class ServedModel:
                 max_batch_rows=self.max_batch_rows, workers=self.max_concurrent,
                 stats=self.call_stats, name=f"textrec-batch-{self.name}-{self.version}")
 
+    @property
+    def warm(self) -> dict:
+        """How the encoder's compiling goes (``EncoderWarmUp.status``), and ``skipped`` when
+        it compiles on requests (``warm_up="none"``)."""
+        return {**self.warm_up.status(), "skipped": self.warm_up.mode == "none"}
+
     def close(self, timeout: float = 0.0) -> bool:
         """Stop batching: the requests already waiting are computed, later ones run alone, the
-        batching threads exit. Waits up to ``timeout`` seconds for them; True once they have."""
+        batching threads exit. Waits up to ``timeout`` seconds for them; True once they have.
+        The encoder's compiling stops after the shape it is on."""
+        self.warm_up.stop()
         if self.batcher is None:
             return True
         self.batcher.close()
@@ -176,7 +194,7 @@ class ServedModel:
         _check_batch(arrays)
         _check_limits(arrays, self.limits)
         outputs = self._call(signature, arrays)
-        plain = {name: _json_values(name, array) for name, array in outputs.items()}
+        plain = plain_outputs(outputs)
         return _rows_response(plain) if row_format else _columns_response(plain)
 
     def _call(self, signature: str, arrays: dict) -> dict:
@@ -204,9 +222,10 @@ class ServedModel:
     def _run(self, signature: str, arrays: dict) -> dict:
         """One call of the signature: input arrays -> output arrays."""
         dtypes = self._dtypes[signature]
-        outputs = self.loaded.signatures[signature](
-            **{name: tf.constant(array, dtypes[name]) for name, array in arrays.items()})
-        return {name: tensor.numpy() for name, tensor in outputs.items()}
+        with self.activity:
+            outputs = self.loaded.signatures[signature](
+                **{name: tf.constant(array, dtypes[name]) for name, array in arrays.items()})
+            return {name: tensor.numpy() for name, tensor in outputs.items()}
 
     def _busy(self) -> RequestError:
         return RequestError(503, f"the server is busy: {self.max_concurrent} requests are "
@@ -214,13 +233,28 @@ class ServedModel:
                                  f"{self.queue_timeout:g} s; retry later", {"Retry-After": "1"})
 
 
+MAX_ERROR_CHARS = 300     # a refusal quoting a client's string is cut to this
+
+
 def _graph_error(message: str) -> str:
     """The graph's own words of a failed ``tf.debugging`` assertion; otherwise the first line
     of TensorFlow's message without its node and op names (internal, and no help to a client).
+
+    An assertion reads ``assertion failed: [message] [data] ...``. When the message ends with
+    a colon its data are part of it (the rows or the item refused, which the export puts there,
+    escaped onto one line); otherwise the data are TensorFlow's own (``Condition x <= y ...``).
     """
-    assertion = re.search(r"assertion failed: \[([^\]]*)\]", message)
+    assertion = re.search(r"assertion failed: \[(.*)", message)
     if assertion:
-        return f"the model refused the request: {assertion[1]}"
+        line = assertion[1].rstrip()
+        head, _, rest = line.partition("] [")
+        if not rest:
+            said = head.removesuffix("]")
+        else:
+            said = f"{head} [{rest}" if head.endswith(":") else head
+        if len(said) > MAX_ERROR_CHARS:
+            said = said[:MAX_ERROR_CHARS] + "..."
+        return f"the model refused the request: {said}"
     first = message.strip().splitlines()[0] if message.strip() else ""
     first = re.sub(r"\{\{[^}]*\}\}|\[\[[^\]]*\]\]|\[Op:[^\]]*\]"
                    r"|\b(?:node|op)\s+'?[\w/.:-]+'?", "", first, flags=re.IGNORECASE)

@@ -181,7 +181,7 @@ def _check_batch(arrays: dict) -> None:
 
 def _check_limits(arrays: dict, limits: dict) -> None:
     """400 for a request with no rows or no texts, 413 past the size and work limits, 400 for
-    a k outside [1, max_k]."""
+    a k (or explain's n) outside [1, max_k]."""
     batched = [array.shape[0] for array in arrays.values() if array.ndim]
     if batched and min(batched) == 0:
         raise RequestError(400, "the request has no rows: send at least one")
@@ -198,11 +198,13 @@ def _check_limits(arrays: dict, limits: dict) -> None:
     if text is not None:
         _check_text_lengths(text, limits["max_text_chars"])
         _check_work(text, limits)
-    k, max_k = arrays.get("k"), limits.get("max_k")
-    if k is not None and max_k is not None and k.size and (k.min() < 1 or k.max() > max_k):
-        row = int(np.flatnonzero((k < 1) | (k > max_k))[0])
-        raise RequestError(400, f"k must be between 1 and max_k={max_k}; row {row} asks for "
-                                f"{int(k.flat[row])}")
+    max_k = limits.get("max_k")
+    for name in ("k", "n"):          # how many items (recommend_*) or history items (explain)
+        k = arrays.get(name)
+        if k is not None and max_k is not None and k.size and (k.min() < 1 or k.max() > max_k):
+            row = int(np.flatnonzero((k < 1) | (k > max_k))[0])
+            raise RequestError(400, f"{name} must be between 1 and max_k={max_k}; row {row} "
+                                    f"asks for {int(k.flat[row])}")
 
 
 def _check_text_lengths(text: np.ndarray, max_chars: int) -> None:

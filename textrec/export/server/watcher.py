@@ -3,8 +3,10 @@
 :class:`ModelWatcher` holds the :class:`ServedModel` being served. When the server was pointed
 at ``<folder>/<name>`` (not at one version's folder), a background thread looks every
 ``poll_seconds`` for a newer version that is complete (its ``saved_model.pb`` and its model
-card, which ``export_recommender`` writes last), loads it beside the current one and then
-swaps: requests already running finish on the old version, the next ones get the new one. A
+card, which ``export_recommender`` writes last), loads it beside the current one, builds each
+of its signatures once (with the export's warm-up records) and then swaps: requests already
+running finish on the old version, the next ones get the new one, through TensorFlow's graph
+encoder until its compiled shapes are ready (compiled behind the requests, as at start). A
 version that fails to load is reported once and skipped; the current one keeps serving. The old
 version is closed: its batching threads answer the requests waiting for them, then exit.
 """
@@ -22,6 +24,19 @@ POLL_SECONDS = 2.0
 STOP_TIMEOUT = 10.0   # seconds stop() waits for the batching threads to answer what waits
 
 
+def warm_words(model: ServedModel) -> str:
+    """How a served version's encoder gets compiled, in words."""
+    warm = model.warm
+    if warm["mode"] == "none":
+        return "its encoder compiles each shape on the first request that needs it"
+    if not warm["shapes"]:
+        return "its encoder is not compiled (nothing to warm up)"
+    if warm["mode"] == "first":
+        return f"encoder compiled for {warm['shapes']} shapes in {warm['seconds']:.1f} s"
+    return (f"its encoder's {warm['shapes']} shapes compile behind the requests, which run "
+            "through TensorFlow's graph until the shapes they need are compiled")
+
+
 def ready_versions(root: Path) -> list[int]:
     """The numbers of ``root``'s complete version folders (SavedModel and card), ascending."""
     return sorted(int(p.name) for p in root.glob("*")
@@ -35,6 +50,7 @@ class ModelWatcher:
 
     def __init__(self, export_dir, model_name: str | None = None, *,
                  poll_seconds: float = POLL_SECONDS, log=None, **model_options):
+        # model_options: ServedModel's (max_concurrent, warm_up, announce, ...)
         self.root = Path(export_dir)
         self.pinned = (self.root / "saved_model.pb").is_file()
         self.model_options = model_options
@@ -60,7 +76,8 @@ class ModelWatcher:
             return False
         version = newer[-1]
         try:
-            model = ServedModel(self.root / str(version), self.name, **self.model_options)
+            model = ServedModel(self.root / str(version), self.name, prime_first=True,
+                                **self.model_options)
         except Exception as error:  # a broken folder must not stop the serving one
             self.failed.add(version)
             self.log(f"textrec serve: version {version} of {self.name!r} failed to load "
@@ -71,8 +88,7 @@ class ModelWatcher:
         previous = previous_model.version
         previous_model.close()   # its waiting requests are still answered
         self.log(f"textrec serve: now serving version {version} of {self.name!r} "
-                 f"(was {previous}; loaded in {model.load_seconds:.1f} s, encoder compiled for "
-                 f"{model.warm['shapes']} shapes in {model.warm['seconds']:.1f} s)")
+                 f"(was {previous}; loaded in {model.load_seconds:.1f} s; {warm_words(model)})")
         return True
 
     def stop(self) -> None:
