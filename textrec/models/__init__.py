@@ -6,7 +6,8 @@ model is built by one recipe with the lessons' settings (:mod:`textrec.models.re
 """
 
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models import encoder_joint, recipes
+from textrec.models import early_stopping, encoder_joint, recipes
+from textrec.models.early_stopping import ValidationNDCG
 from textrec.models.encoder_joint import (
     ENCODER_SETTINGS,
     EncoderJointModel,
@@ -14,7 +15,11 @@ from textrec.models.encoder_joint import (
     ReviewEncoder,
     encoder_joint_recipe,
 )
-from textrec.models.factorization import ImplicitMatrixFactorization, MatrixFactorization
+from textrec.models.factorization import (
+    FactorTower,
+    ImplicitMatrixFactorization,
+    MatrixFactorization,
+)
 from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
 from textrec.models.losses import average_loss
@@ -27,11 +32,16 @@ from textrec.models.neighbours import (
 )
 from textrec.models.recipes import (
     JOINT_SETTINGS,
+    MF_SETTINGS,
     TWO_TOWER_SETTINGS,
     JointSettings,
+    MatrixFactorizationSettings,
     Recipe,
+    TrainingSettings,
     TwoTowerSettings,
     joint_model_recipe,
+    matrix_factorization_recipe,
+    penalty_weight,
     two_tower_recipe,
 )
 from textrec.models.retrieval import (
@@ -49,21 +59,29 @@ __all__ = [
     "EncoderJointModel",
     "EncoderSettings",
     "ReviewEncoder",
+    "early_stopping",
     "encoder_joint",
+    "ValidationNDCG",
     "encoder_joint_recipe",
     "JOINT_SETTINGS",
+    "MF_SETTINGS",
     "TWO_TOWER_SETTINGS",
     "JointSettings",
+    "MatrixFactorizationSettings",
     "Recipe",
     "ReviewVectors",
+    "TrainingSettings",
     "TwoTowerSettings",
     "joint_model_recipe",
+    "matrix_factorization_recipe",
+    "penalty_weight",
     "recipes",
     "two_tower_recipe",
     "QUERY_VECTOR",
     "REVIEW_VECTOR",
     "CandidateTower",
     "EpochTimer",
+    "FactorTower",
     "ImplicitMatrixFactorization",
     "JointModel",
     "MatrixFactorization",
