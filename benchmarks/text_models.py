@@ -58,9 +58,10 @@ def random_expected(data, fit: str) -> dict:
     return {f"hr@{K}": hr, f"ndcg@{K}": ndcg}
 
 
-def run_matrix_models(data, reviews, log=print):
+def run_matrix_models(data, reviews, log=print, with_text: bool = True):
     """Evaluate the random expectation, most popular, item-kNN, EASE, text-only and the text
-    EASE variants on ``data`` (an InteractionData); returns (evaluator, text-aware names)."""
+    EASE variants (not with ``with_text=False``) on ``data`` (an InteractionData); returns
+    (evaluator, text-aware names)."""
     from textrec import evaluation
     from textrec.evaluation import text_ease
     from textrec.evaluation.results import Run
@@ -75,7 +76,7 @@ def run_matrix_models(data, reviews, log=print):
         evaluator.run(name, factory, grid=grid)
         log(f"{name}: {_line(evaluator, name)}")
     text_aware = set()
-    for name, (kind, grid) in text_grids().items():
+    for name, (kind, grid) in (text_grids() if with_text else {}).items():
         if kind == "lm" and reviews.vectors is None:
             continue
         factory = functools.partial(text_ease.TextOnly if name.startswith("text-only")

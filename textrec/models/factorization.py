@@ -190,10 +190,10 @@ class ImplicitMatrixFactorization(tfrs.Model):
 
     def compute_loss(self, features, training: bool = False):
         users = self.query_model(features)                              # [B, d + 1]: [p_u, 1]
-        items = self.candidate_model.indices(features)
-        per_pair = self._softmax_losses(users, items)
+        targets = self.candidate_model(features)                        # [B, d + 1]: [q_i, b_i]
+        per_pair = self._softmax_losses(users, self.candidate_model.indices(features))
         penalty = (tf.reduce_sum(tf.square(users[:, :-1]), -1)
-                   + tf.reduce_sum(tf.square(self.candidate_model(features)), -1))
+                   + tf.reduce_sum(tf.square(targets), -1))
         self.retrieval_loss_tracker.update_state(local_mean(per_pair))
         self.penalty_tracker.update_state(local_mean(penalty))
         return average_loss(per_pair + self.l2 * penalty)

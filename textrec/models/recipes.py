@@ -224,7 +224,7 @@ def _towers(user_text, item_text, settings: TwoTowerSettings, user_ids, item_ids
     return query, candidate
 
 
-def _retrieval_options(settings: TwoTowerSettings, train):
+def retrieval_options(settings: TwoTowerSettings, train):
     probabilities = candidate_sampling_probabilities(train) if settings.log_q else None
     return dict(temperature=settings.temperature,
                 remove_accidental_hits=settings.remove_accidental_hits,
@@ -274,7 +274,7 @@ def two_tower_recipe(user_text, item_text, train, settings: TwoTowerSettings | N
     settings = dataclasses.replace(settings or settings_for(TWO_TOWER_SETTINGS), **changes)
     user_ids = _ids(user_text, "user_text") if user_ids is None else user_ids
     item_ids = _ids(item_text, "item_text") if item_ids is None else item_ids
-    options = _retrieval_options(settings, train)
+    options = retrieval_options(settings, train)
 
     def build():
         return TwoTowerModel(*_towers(user_text, item_text, settings, user_ids, item_ids),
@@ -300,7 +300,7 @@ def joint_model_recipe(user_text, item_text, reviews, review_vectors=None,
     settings = dataclasses.replace(settings or settings_for(JOINT_SETTINGS), **changes)
     user_ids = _ids(user_text, "user_text") if user_ids is None else user_ids
     item_ids = _ids(item_text, "item_text") if item_ids is None else item_ids
-    options = _retrieval_options(settings, reviews.frame)
+    options = retrieval_options(settings, reviews.frame)
     mean_rating = float(reviews.frame[schema.RATING].mean())
 
     def build():
