@@ -107,9 +107,11 @@ def rows(results, text_aware: set, n_resamples: int = 1000, seed: int = 0) -> li
     of per-user NDCG@K against EASE in the same fit with its bootstrap interval, seconds."""
     from textrec.evaluation import bootstrap_ci
 
+    from textrec.evaluation import RANDOM as EVALUATOR_RANDOM
+
     out = []
     for run in results.runs:
-        if run.part != "test":
+        if run.part != "test" or run.model == EVALUATOR_RANDOM:   # the same as RANDOM's row
             continue
         row = {"model": run.model, "fit": run.fit, "text_aware": run.model in text_aware}
         for metric in METRICS:
