@@ -60,7 +60,8 @@ class Tower(tf.keras.Model):
         width (``self.text_projection``; the joint model shares it with its sentiment head):
         ReLU when Dense layers follow, linear when it is part of the output (no
         ``hidden_units``), then the output is ``[id embedding, projected text]``, of width
-        ``embedding_dim + text_projection_units`` (ids and text) with no output layer.
+        ``embedding_dim + text_projection_units`` with no output layer (without ids, zeros stand
+        in for the id embedding, so the two towers keep the same width).
       normalize: L2-normalise the output, so dot products are cosine similarities.
       text_dropout: share of the text input's coordinates dropped in training (0: none), so the
         tower cannot lean on a few of the 384 text dimensions; off at serving.
@@ -112,6 +113,7 @@ class Tower(tf.keras.Model):
         # Without hidden layers, an id embedding and projected text are already the output
         # (side by side); raw text vectors or hidden layers need a Dense output layer.
         side_by_side = not hidden_units and (not self.use_text or bool(text_projection_units))
+        self.side_by_side, self.embedding_dim = side_by_side, int(embedding_dim)
         self.text_projection = tf.keras.layers.Dense(
             text_projection_units, activation=None if side_by_side else "relu",
             name="text_projection") if (self.use_text and text_projection_units) else None
@@ -166,6 +168,9 @@ class Tower(tf.keras.Model):
             if id_vectors is None:
                 raise ValueError("this tower uses ids: pass id_vectors")
             parts.append(id_vectors)
+        elif self.side_by_side:
+            # No id embedding: zeros in its place, so both towers keep the same width.
+            parts.append(tf.zeros([tf.shape(text_vectors)[0], self.embedding_dim]))
         if self.use_text:
             if text_vectors is None:
                 raise ValueError("this tower uses text: pass text_vectors")
