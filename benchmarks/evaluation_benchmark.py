@@ -80,17 +80,17 @@ def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: boo
 
 
 def _baselines(evaluator) -> None:
-    from textrec import evaluation
+    from textrec import models
 
-    models = {"most popular": (evaluation.MostPopular, None),
-              "item-kNN": (evaluation.ItemKNN, evaluation.ItemKNN.GRID),
-              "EASE": (evaluation.EASE, evaluation.EASE.GRID)}
-    if evaluation.implicit_available():
-        models["ALS (implicit)"] = (evaluation.ImplicitALS, evaluation.ImplicitALS.GRID)
-        models["BPR (implicit)"] = (evaluation.ImplicitBPR, evaluation.ImplicitBPR.GRID)
+    baselines = {"most popular": (models.MostPopular, None),
+                 "item-kNN": (models.ItemKNN, models.ItemKNN.GRID),
+                 "EASE": (models.EASE, models.EASE.GRID)}
+    if models.implicit_available():
+        baselines["ALS (implicit)"] = (models.ImplicitALS, models.ImplicitALS.GRID)
+        baselines["BPR (implicit)"] = (models.ImplicitBPR, models.ImplicitBPR.GRID)
     else:
         print("implicit is not installed (pip install 'textrec[baselines]'): ALS and BPR skipped")
-    for name, (factory, grid) in models.items():
+    for name, (factory, grid) in baselines.items():
         evaluator.run(name, factory, grid=grid)
 
 

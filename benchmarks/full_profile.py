@@ -39,7 +39,7 @@ NO_GPU = 2
 
 
 def notebook_plan(only: list[str] | None, data: str) -> list[dict]:
-    """The notebooks to run, in order: lessons 00-08, then the solutions, filtered by ``only``
+    """The notebooks to run, in order: every lesson, then the solutions, filtered by ``only``
     (substrings of their paths, e.g. "02" or "solutions/05")."""
     paths = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted(
         (REPO / "solutions").glob("*.ipynb"))

@@ -46,7 +46,8 @@ def sentiment_rows(split, examples: int, epochs: int, max_length: int) -> list[d
 
 def recommendation_rows(prepared, max_length: int) -> list[dict]:
     from textrec import text
-    from textrec.evaluation import baselines, evaluate_scores
+    from textrec.evaluation import evaluate_scores
+    from textrec.models import popularity as baselines
     from textrec.interests import recommender
 
     embedder = text.TextEmbedder(max_length=max_length)

@@ -9,7 +9,7 @@ joint model) with their hyper-parameters chosen on validation; written to
         [--out benchmarks/results/models.md]
 
 The closed-form part (``benchmarks/text_models.py``: random-ranking expected value, most
-popular, item-kNN, EASE, text-only and the text side-information models) goes through
+popular, item-kNN, EASE, text-only and the ``textrec.models.text_ease`` models) goes through
 ``textrec.evaluation.Evaluator``: hyper-parameters chosen on validation, test reported for the
 fit on train and for the refit on train + validation. Its report is written first; the rest
 follows and the report is rewritten with it. ``models.json`` is a list of rows with ``model``,
@@ -282,7 +282,7 @@ def main() -> None:
     from textrec.data import schema, tfdata
     from textrec.data.prepare import prepare_data
     from textrec import evaluation
-    from textrec.evaluation import baselines, text_ease
+    from textrec.models import popularity as baselines, text_ease
     from textrec.text import TextEmbedder
 
     import text_models

@@ -31,6 +31,12 @@ HEADLINES = {
     "06_evaluation": {"test metrics with intervals": "table"},
     "07_privacy_dp_sgd": {"DP-SGD at each epsilon": "results"},
     "08_deployment_export": {"serving latency (ms)": "table"},
+    "10_sequences_and_new_items": {"test NDCG@10 with intervals (refit)": "table",
+                                   "new items: NDCG@10 against a random ranking": "new_table",
+                                   "where text helps": "where_text"},
+    "11_beyond_one_machine": {"Beam job equals one process": "equal",
+                              "training on 1 and 2 workers": "training",
+                              "IVF sweep": "sweep"},
 }
 
 SNIPPET = '''

@@ -25,7 +25,7 @@ L2 = [200.0, 500.0]
 
 def text_grids() -> dict:
     """name -> (text-aware?, text kind, grid). Text models read only the reviews of the
-    interactions they are fitted on (see ``textrec.evaluation.text_ease``). The grids are
+    interactions they are fitted on (see ``textrec.models.text_ease``). The grids are
     centred where a validation-only search on the Musical Instruments reviews found the best
     settings (EASE's lambda is flat from 50 to 2,000 there; alpha 0.25-0.5, beta 3-5)."""
     grids = {}
@@ -62,17 +62,17 @@ def run_matrix_models(data, reviews, log=print, with_text: bool = True):
     """Evaluate the random expectation, most popular, item-kNN, EASE, text-only and the text
     EASE variants (not with ``with_text=False``) on ``data`` (an InteractionData); returns
     (evaluator, text-aware names)."""
-    from textrec import evaluation
-    from textrec.evaluation import text_ease
+    from textrec import evaluation, models
+    from textrec.models import text_ease
     from textrec.evaluation.results import Run
 
     evaluator = evaluation.Evaluator(data, ks=(K,), cold_max=COLD)
     for fit in ("train", "train+validation"):
         evaluator.results.add(Run(RANDOM, "test", fit, random_expected(data, fit), {}, {}, 0.0,
                                   0.0))
-    for name, factory, grid in (("most popular", evaluation.MostPopular, None),
-                                ("item-kNN", evaluation.ItemKNN, evaluation.ItemKNN.GRID),
-                                (REFERENCE, evaluation.EASE, evaluation.EASE.GRID)):
+    for name, factory, grid in (("most popular", models.MostPopular, None),
+                                ("item-kNN", models.ItemKNN, models.ItemKNN.GRID),
+                                (REFERENCE, models.EASE, models.EASE.GRID)):
         evaluator.run(name, factory, grid=grid)
         log(f"{name}: {_line(evaluator, name)}")
     text_aware = set()
@@ -214,9 +214,14 @@ def write(rows_: list[dict], header: str, extra: str, markdown_path, json_path) 
             f"## Test, refit on train + validation\n\n{markdown(rows_, 'train+validation')}\n\n"
             f"## Test, fit on train (the models as chosen on validation)\n\n"
             f"{markdown(rows_, 'train')}\n\n{extra}")
+    # Other benchmarks' sections (between their markers) and rows (with their "benchmark") stay.
+    from common import kept_sections, rows_of_others
+
     markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    text += kept_sections(markdown_path)
+    others = rows_of_others(json_path)
     markdown_path.write_text(text)
-    json_path.write_text(json.dumps(rows_, indent=1, default=_json_default) + "\n")
+    json_path.write_text(json.dumps(rows_ + others, indent=1, default=_json_default) + "\n")
 
 
 def _json_default(value):

@@ -180,7 +180,7 @@ def cheats(folder: Path) -> None:
     # 11. Exercise 06: task 1 returns the package's ease_weights; tasks 2 and 3 not done.
     nb = exercise("06_evaluation.ipynb")
     insert_after(nb, cell_index(nb, "def ease_weights") - 1,
-                 "from textrec.evaluation import ease_weights as package_ease_weights")
+                 "from textrec.models import ease_weights as package_ease_weights")
     nb.cells[cell_index(nb, "def ease_weights")].source = (
         "def ease_weights(interactions, l2):\n"
         "    return package_ease_weights(interactions, l2)\n")

@@ -12,17 +12,12 @@ import scipy.sparse as sp
 
 from textrec.data import schema
 from textrec.evaluation import (
-    EASE,
     Evaluator,
     EvaluationResults,
     InteractionData,
-    ItemKNN,
-    MostPopular,
     activity_slices,
     beyond_accuracy,
     bootstrap_ci,
-    ease_weights,
-    implicit_available,
     movielens_data,
     msr_metrics,
     paired_test,
@@ -38,6 +33,7 @@ from textrec.evaluation import (
     topk_items,
 )
 from textrec.evaluation.movielens_protocol import msr_exclude
+from textrec.models import EASE, ItemKNN, MostPopular, ease_weights, implicit_available
 
 # Four users, four items:     item 0  1  2  3
 #   user 0 has {0, 1}               1  1  .  .
@@ -131,7 +127,7 @@ def test_baselines_refuse_to_score_before_fit():
 
 @pytest.mark.skipif(not implicit_available(), reason="the optional 'implicit' package is missing")
 def test_implicit_als_and_bpr_rank_the_missing_item_of_the_user_s_group_first():
-    from textrec.evaluation import ImplicitALS, ImplicitBPR
+    from textrec.models import ImplicitALS, ImplicitBPR
 
     # Two groups of 12 users: group A buys {0, 1, 2}, group B buys {3, 4, 5}. The last user of
     # group A lacks item 2: a factor model should put item 2 before every group-B item.

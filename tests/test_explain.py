@@ -6,7 +6,7 @@ import pytest
 
 from textrec import feedback
 from textrec.data import schema
-from textrec.evaluation import EASE
+from textrec.models import EASE
 from textrec.interests import TextVectors, weighted_mean_vectors
 
 

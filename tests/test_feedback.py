@@ -111,6 +111,9 @@ def test_drift_tables():
     # before the cut-off: a 2, c 2, b 0; period 0 (t 5, 6) is all b: a new item
     assert mix["share on new items"].tolist() == [1.0, 0.0]
     assert mix["reviews"].tolist() == [2, 2]
+    # the noise floors are there, and period 0's "previous" is the window itself
+    assert (mix["noise floor vs window"] > 0).all()
+    assert mix.loc[0, "noise floor vs previous"] == mix.loc[0, "noise floor vs window"]
     interests = feedback.interest_drift(replay)
     # at period 0's start nothing moved since the cut-off
     assert interests["cos(cut-off, start)"].iloc[0] == pytest.approx(1.0)
@@ -176,3 +179,52 @@ def test_min_reviews_keeps_popularity_and_groups_split_known_from_new_users():
     assert len(result.pooled("live", "new")) == 0
     with pytest.raises(ValueError, match="group"):
         result.pooled("live", "old")
+
+
+def test_js_noise_floor_by_hand():
+    # One item holds the whole mix: every sample is that item, so sampling adds nothing.
+    assert feedback.js_noise_floor([5, 0], 3) == 0.0
+    # Two equally common items, one review per sample: two samples agree (JS 0) or are
+    # disjoint (JS 1) with probability 1/2 each, so the mean is about 0.5 and the 95th
+    # percentile 1.
+    assert feedback.js_noise_floor([1, 1], 1, other=1, draws=4000, seed=1,
+                                   quantile=None) == pytest.approx(0.5, abs=0.03)
+    assert feedback.js_noise_floor([1, 1], 1, other=1, draws=400, seed=1) == 1.0
+    # Larger samples sit closer to their mix; the same seed gives the same floor.
+    small = feedback.js_noise_floor(np.ones(50), 20, seed=2)
+    assert feedback.js_noise_floor(np.ones(50), 2000, seed=2) < small
+    assert feedback.js_noise_floor(np.ones(50), 20, seed=2) == small
+    with pytest.raises(ValueError, match="at least 1"):
+        feedback.js_noise_floor([1, 1], 0)
+    with pytest.raises(ValueError, match="quantile"):
+        feedback.js_noise_floor([1, 1], 2, quantile=1.5)
+
+
+def test_a_retrain_counts_only_where_the_item_sides_differ():
+    frame, vectors = _reviews()
+    replay = feedback.Replay(frame, vectors, cutoff_quantile=0.5, n_periods=2)
+    schedules = [feedback.Schedule("live", live=True),
+                 feedback.Schedule("retrain 1", live=True, retrain_every=1),
+                 feedback.Schedule("retrain 2", live=True, retrain_every=2)]
+    result = replay.run(schedules)
+    # period 0 starts at the cut-off: a retrain there reads what the cut-off fit read
+    assert result.fit_times["retrain 1", 0] == result.fit_times["live", 0] == replay.cutoff
+    mix = feedback.item_mix_drift(replay)
+    every_1 = feedback.retrain_value(result, mix, "retrain 1", "live")
+    every_2 = feedback.retrain_value(result, mix, "retrain 2", "live")
+    assert every_1["refitted"].tolist() == [False, True]
+    assert every_2["refitted"].tolist() == [False, False]   # its first refit would be period 2
+    assert not (every_1["retrain paid"] & ~every_1["refitted"]).any()
+
+
+def test_comparisons_can_leave_period_0_out():
+    frame, vectors = _reviews()
+    replay = feedback.Replay(frame, vectors, cutoff_quantile=0.5, n_periods=2)
+    result = replay.run([feedback.Schedule("frozen"), feedback.Schedule("live", live=True)])
+    # period 0 starts at the cut-off: live vectors are still the frozen ones there
+    np.testing.assert_array_equal(result.per_user["live", 0], result.per_user["frozen", 0])
+    later = result.compare("live", "frozen", first_period=1)
+    assert later["n_users"] == len(result.users[1])
+    assert len(result.pooled("live", first_period=1)) == len(result.users[1])
+    with pytest.raises(ValueError, match="no period"):
+        result.pooled("live", first_period=5)

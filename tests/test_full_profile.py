@@ -171,6 +171,23 @@ def test_the_joint_model_under_its_xla_switch_stays_uncompiled(full_on_a_gpu, mo
         assert np.isfinite(history.history[name]).all(), name
 
 
+def test_the_sequence_model_in_the_full_profile_in_miniature(full_on_a_gpu):
+    # Lesson 10's full settings (200 epochs at most, patience 20) scaled to 1%: 2 epochs.
+    settings = models.SEQUENCE_SETTINGS["full"]
+    assert settings.epochs() == 2 and settings.max_epochs == 200
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({schema.USER: [f"u{u}" for u in range(6) for _ in range(4)],
+                          schema.ITEM: [f"i{i}" for i in rng.integers(0, 8, 24)],
+                          schema.TIMESTAMP: np.tile(np.arange(4), 6), schema.ORDER: range(24)})
+    items = [f"i{i}" for i in range(8)]
+    text = (np.array(items, object), rng.normal(size=(8, 4)).astype("float32"))
+    recipe = models.sequence_model_recipe(frame, items, text, settings=settings)
+    history = recipe.fit(epochs=recipe.settings.epochs(), batch_size=4)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()
+    assert history.model.dtype_policy.name == "float32"      # "joint" switches: none in full
+    assert history.model.score_users(frame, ["u0", "u9"]).shape == (2, 8)
+
+
 def test_the_full_profile_pipeline_in_miniature(full_on_a_gpu, tmp_path):
     from textrec import pipeline
 

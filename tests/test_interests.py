@@ -13,7 +13,8 @@ from textrec import interests
 from textrec.data import schema, splits
 from textrec.data.cleaning import add_sentiment, clean_reviews
 from textrec.data.synthetic import generate_world
-from textrec.evaluation.baselines import most_popular_scores, random_scores
+from textrec.evaluation.metrics import random_scores
+from textrec.models.popularity import most_popular_scores
 from textrec.evaluation import evaluate_scores, heldout
 from textrec.evaluation.metrics import ranking_metrics
 

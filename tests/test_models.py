@@ -18,7 +18,8 @@ import tensorflow as tf
 from textrec import models
 from textrec.data import schema, tfdata
 from textrec.evaluation import heldout, ranking_metrics, topk_items
-from textrec.evaluation.baselines import most_popular_scores, random_scores
+from textrec.evaluation.metrics import random_scores
+from textrec.models.popularity import most_popular_scores
 
 USERS = [f"u{i}" for i in range(6)]
 ITEMS = [f"i{i}" for i in range(8)]

@@ -118,3 +118,38 @@ def test_lesson_05_models_equal_the_package():
         other.set_weights(layer.get_weights())
     assert float(mf.compute_loss(batch)) == pytest.approx(
         float(package_mf.compute_loss(batch)), rel=1e-5)
+
+
+@pytest.mark.parametrize("representation", ["ids", "text", "text+ids"])
+def test_lesson_10_sequence_model_equals_the_recipe(representation):
+    page = model_cells("10_sequences_and_new_items.ipynb")
+    tf.keras.utils.set_random_seed(0)
+    # Two users in time order: u0 i0 -> i2 -> i1 -> i3, u1 i4 -> i2; i5 and i6 never chosen.
+    reviews = pd.DataFrame({
+        schema.USER: ["u0", "u0", "u0", "u0", "u1", "u1"],
+        schema.ITEM: ["i0", "i2", "i1", "i3", "i4", "i2"],
+        schema.TIMESTAMP: [1, 2, 3, 4, 1, 2], schema.ORDER: range(6),
+        schema.RATING: 5.0, schema.TEXT: "t"})
+    text = _Vectors(np.array(ITEMS, object), np.random.default_rng(4).normal(size=(7, DIM)))
+    settings = models.SequenceSettings(representation=representation, max_length=4,
+                                       embedding_dim=8, n_layers=2, n_heads=2, n_experts=3,
+                                       dropout=0.2, l2=0.05)
+    recipe = models.sequence_model_recipe(reviews, ITEMS, text, settings=settings)
+    package = recipe.build()
+    batch = next(iter(recipe.train_dataset(batch_size=2)))
+    ours = page["NextItem"](len(ITEMS), text.vectors, representation,
+                            package.trained_items.numpy(), 4, 8, 2, 2, 0.2, 3, 0.05)
+    package.compute_loss(batch), ours.compute_loss(batch)
+    rng = np.random.default_rng(5)    # non-zero biases and id rows, so that they are compared too
+    if "text" in representation:
+        package.items.adaptor.biases.assign(rng.normal(size=(3, DIM)))
+    if "ids" in representation:
+        package.items.id_embedding.set_weights([rng.normal(size=(8, 8)).astype(np.float32)])
+    page["copy_weights"](ours, package)
+    expected = float(package.compute_loss(batch))
+    assert package.trained_items.numpy().tolist() == [True] * 5 + [False] * 2
+    assert expected > 0
+    assert float(ours.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
+    history = batch["history"]
+    assert np.array_equal(page["causal_mask"](history).numpy(),
+                          models.causal_attention_mask(history).numpy())

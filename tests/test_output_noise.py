@@ -35,6 +35,8 @@ REAL_NOISE = [
     "2026-12-06 10:00:12.908247: E external/local_xla/xla/stream_executor/cuda/cuda_platform.cc:51]"
     " failed call to cuInit: INTERNAL: CUDA error: Failed call to cuInit: UNKNOWN ERROR (303)",
     "INFO:tensorflow:Assets written to: /tmp/export/1/assets",
+    "WARNING:tensorflow:`evaluate()` received a value for `sample_weight`, but `weighted_metrics` "
+    "were not provided.  Did you mean to pass metrics to `weighted_metrics` in `compile()`?",
     "TqdmWarning: IProgress not found. Please update jupyter and ipywidgets.",
 ]
 

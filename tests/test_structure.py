@@ -20,7 +20,7 @@ LAYERS = [
     {"models"},
     {"interests"},
     {"evaluation", "privacy"},
-    {"feedback"},
+    {"feedback", "scale"},
     {"export"},
     {"pipeline", "grading"},
     {"cli"},
@@ -108,3 +108,11 @@ def test_interests_does_not_import_evaluation():
     graph = _import_graph()
     assert not [t for s, ts in graph.items() if _package(s) == "interests"
                 for t in ts if _package(t) == "evaluation"]
+
+
+def test_evaluation_knows_no_model():
+    # Every model lives in textrec.models; evaluation judges score matrices (protocols, metrics,
+    # references) and takes any object with fit(X) / score(history).
+    graph = _import_graph()
+    assert not [f"{s} -> {t}" for s, ts in graph.items() if _package(s) == "evaluation"
+                for t in ts if _package(t) == "models"]

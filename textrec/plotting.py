@@ -66,12 +66,13 @@ PIPELINE_STAGES = (
     ("06", "Evaluate", "against strong\nbaselines"),
     ("07", "Privacy", "scrub PII,\nDP-SGD"),
     ("08", "Serve", "SavedModel\nover HTTP"),
+    ("09", "Explain", "reasons in their\nwords; a replay"),
 )
 
 
 def pipeline_diagram(stages=PIPELINE_STAGES):
     """The course pipeline as a row of boxes (lesson number, stage, what it does)."""
-    figure, ax = plt.subplots(figsize=(13, 2.4))
+    figure, ax = plt.subplots(figsize=(1.65 * len(stages), 2.4))
     width, gap = 1.55, 0.35
     for index, (lesson, name, what) in enumerate(stages):
         x = index * (width + gap)

@@ -206,6 +206,23 @@ def _review(line: str, line_number: int, report: LoadReport) -> dict:
         record = _parse_object(line, line_number, report)
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise _Skip("malformed line", f"{type(exc).__name__}: {str(exc)[:80]}") from None
+    return _review_from_object(record, line_number, report)
+
+
+def review_from_record(record: dict, line_number: int, report: LoadReport) -> dict | None:
+    """One review from an already parsed record with the Amazon field names (a row of a
+    Parquet file, say), checked like a line of a review file: the review's dict, or None when
+    it is skipped (counted in ``report`` under ``line_number``, its row)."""
+    try:
+        review = _review_from_object(record, line_number, report)
+    except _Skip as skip:
+        report.skip(skip.reason, line_number, skip.detail)
+        return None
+    report.loaded += 1
+    return review
+
+
+def _review_from_object(record: dict, line_number: int, report: LoadReport) -> dict:
     missing = [key for key in REQUIRED_FIELDS if record.get(key) is None
                or (isinstance(record.get(key), str) and record.get(key) == "")]
     if missing:

@@ -67,3 +67,13 @@ class ReviewVectors:
 
     def __repr__(self) -> str:
         return f"ReviewVectors({len(self):,} reviews x {self.dim} dims)"
+
+
+def normalize_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows scaled to unit length, and a flag for rows that were (nearly) zero (left at zero)."""
+    matrix = np.asarray(matrix, np.float32)
+    norms = np.linalg.norm(matrix, axis=1)
+    empty = norms < 1e-6
+    out = np.zeros_like(matrix)
+    out[~empty] = matrix[~empty] / norms[~empty, None]
+    return out, empty

@@ -1,16 +1,13 @@
-"""Evaluation: full-ranking metrics, the protocols, baselines, slices, beyond-accuracy figures,
-uncertainty and the results object.
+"""Evaluation: the protocols (new items too), full-ranking metrics, references (a random
+ranking's expected value), slices, beyond-accuracy figures, uncertainty, tuning and the results
+object.
 
-NumPy, SciPy and pandas only: the course's TensorFlow models are wrapped in
-:mod:`textrec.pipeline.course_models`.
+It judges score matrices and knows no model: every model, the closed-form baselines (most
+popular, item-kNN, EASE, EASE with text) included, lives in :mod:`textrec.models`; the harness
+(:class:`Evaluator`, :func:`tune`) takes any object with ``fit(X)`` and ``score(history)``.
+NumPy, SciPy and pandas only.
 """
 
-from textrec.evaluation.baselines import (
-    MostPopular,
-    item_popularity,
-    most_popular_scores,
-    random_scores,
-)
 from textrec.evaluation.beyond_accuracy import (
     BEYOND_NAMES,
     beyond_accuracy,
@@ -21,8 +18,6 @@ from textrec.evaluation.beyond_accuracy import (
     popularity_percentiles,
 )
 from textrec.evaluation.evaluator import RANDOM, Evaluator, per_user_metrics
-from textrec.evaluation.external import ImplicitALS, ImplicitBPR, implicit_available
-from textrec.evaluation.item_based import EASE, ItemKNN, cosine_similarity, ease_weights
 from textrec.evaluation.metrics import (
     METRIC_NAMES,
     hit_rate_at_k,
@@ -30,6 +25,7 @@ from textrec.evaluation.metrics import (
     expected_random_metrics,
     map_at_k,
     ndcg_at_k,
+    random_scores,
     ranking_metrics,
     rmse,
     topk_items,
@@ -39,6 +35,12 @@ from textrec.evaluation.movielens_protocol import (
     msr_metrics,
     run_movielens_benchmark,
     stratified_split,
+)
+from textrec.evaluation.new_items import (
+    NewItemSplit,
+    check_new_item_split,
+    new_item_split,
+    split_new_items,
 )
 from textrec.evaluation.protocol import (
     FITS,
@@ -57,18 +59,17 @@ from textrec.evaluation.slices import (
     popularity_slices,
     target_popularity_percentile,
 )
-from textrec.evaluation.text_ease import ReviewText, TextEASE, TextOnly
 from textrec.evaluation.tuning import parameter_grid, tune
 from textrec.evaluation.uncertainty import (
     bootstrap_ci,
     bootstrap_means,
+    paired_bootstrap,
     paired_test,
     permutation_p_value,
 )
 
 __all__ = [
     "BEYOND_NAMES",
-    "EASE",
     "FITS",
     "METRIC_NAMES",
     "PARTS",
@@ -77,39 +78,31 @@ __all__ = [
     "EvaluationResults",
     "Evaluator",
     "evaluate_scores",
-    "ImplicitALS",
-    "ImplicitBPR",
     "InteractionData",
-    "ItemKNN",
-    "MostPopular",
-    "ReviewText",
+    "NewItemSplit",
     "Run",
-    "TextEASE",
-    "TextOnly",
     "activity_bins",
     "activity_slices",
     "beyond_accuracy",
     "bootstrap_ci",
     "bootstrap_means",
     "catalogue_coverage",
-    "cosine_similarity",
-    "ease_weights",
+    "check_new_item_split",
     "expected_random_metrics",
     "evaluate_scores",
     "first_targets",
     "heldout",
     "hit_rate_at_k",
-    "implicit_available",
     "interaction_matrix",
     "intra_list_diversity",
-    "item_popularity",
     "mae",
     "map_at_k",
-    "most_popular_scores",
     "movielens_data",
     "msr_metrics",
+    "new_item_split",
     "ndcg_at_k",
     "novelty",
+    "paired_bootstrap",
     "paired_test",
     "parameter_grid",
     "per_user_metrics",
@@ -124,6 +117,7 @@ __all__ = [
     "run_movielens_benchmark",
     "sampled_ranking_metrics",
     "sampled_ranks",
+    "split_new_items",
     "stratified_split",
     "target_popularity_percentile",
     "topk_items",

@@ -177,6 +177,11 @@ def expected_random_metrics(targets, exclude, n_items: int, ks=(10,)) -> dict[st
     return out
 
 
+def random_scores(n_users: int, n_items: int, seed: int = 0) -> np.ndarray:
+    """Uniform random scores [n_users, n_items]: the floor any model must clear."""
+    return np.random.default_rng(seed).random((n_users, n_items))
+
+
 def _paired(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     if y_true.shape != y_pred.shape:

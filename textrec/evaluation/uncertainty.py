@@ -12,6 +12,8 @@ was sampled:
   p-value from a sign-flip permutation test (under "no difference", each user's ``d`` is as
   likely to be ``-d``) or from the paired bootstrap. Pairing removes the variation between
   users, so it detects differences that two overlapping intervals hide.
+* :func:`paired_bootstrap`: the same pairing for a metric that is not a mean over examples
+  (macro-F1 of two classifiers on the same reviews): both are scored on each resample.
 
 NaN entries (users without a target) are dropped; in a paired test, users missing from either
 model are dropped from both.
@@ -115,3 +117,30 @@ def paired_test(a, b, method: str = "permutation", confidence: float = 0.95,
     return {"mean_a": float(a_values[both].mean()), "mean_b": float(b_values[both].mean()),
             "difference": float(d.mean()), "low": float(low), "high": float(high),
             "p_value": float(p_value), "n_users": int(d.size), "method": method}
+
+
+def paired_bootstrap(metric, labels, predictions_a, predictions_b, confidence: float = 0.95,
+                     n_resamples: int = 1000, seed: int = 0) -> dict:
+    """Compare two classifiers on the same examples with a metric that is not a mean over them
+    (macro-F1): resample the examples with replacement, score both on each resample.
+
+    ``metric(labels, predictions) -> float``. Returns ``mean_a``, ``mean_b`` (the metric on all
+    examples), ``difference`` (a - b), ``low`` and ``high`` (the percentile interval of the
+    resampled differences) and ``n``.
+    """
+    _check_confidence(confidence)
+    labels = np.asarray(labels).ravel()
+    a, b = np.asarray(predictions_a).ravel(), np.asarray(predictions_b).ravel()
+    if not labels.size or labels.shape != a.shape or a.shape != b.shape:
+        raise ValueError(f"labels and both predictions must be non-empty and of one length, got "
+                         f"{labels.shape}, {a.shape} and {b.shape}")
+    rng = np.random.default_rng(seed)
+    differences = np.empty(n_resamples)
+    for index in range(n_resamples):
+        rows = rng.integers(0, labels.size, labels.size)
+        differences[index] = metric(labels[rows], a[rows]) - metric(labels[rows], b[rows])
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(differences, [tail, 100 - tail])
+    mean_a, mean_b = float(metric(labels, a)), float(metric(labels, b))
+    return {"mean_a": mean_a, "mean_b": mean_b, "difference": mean_a - mean_b,
+            "low": float(low), "high": float(high), "n": int(labels.size)}

@@ -93,7 +93,9 @@ class ExportSettings:
     1e-5}`` when trained with DP-SGD) and ``data_name``: what the model card says;
     ``compiled_encoder``: the encoder compiled with XLA on bucketed shapes (batches of up to
     ``SERVING_MAX_BATCH`` texts; ``textrec.text.compiled``), faster than TensorFlow's graph once
-    warmed up; False keeps the graph.
+    warmed up; False keeps the graph; ``ann``: serve through an approximate nearest-neighbour
+    index (:class:`textrec.models.ann.AnnSettings`: faiss builds it, the serving graph probes
+    it; ``textrec.export.module``), None: every item is scored (exact).
     """
 
     name: str = DEFAULT_NAME
@@ -106,6 +108,7 @@ class ExportSettings:
     data_name: str = ""
     overwrite: bool = False
     compiled_encoder: bool = True
+    ann: object = None
 
 
 def resolve_pseudonym_key(key=None) -> tuple[bytes, str]:
@@ -184,11 +187,34 @@ def _check_tokenizer(graph_tokenizer, hf_tokenizer, texts) -> dict:
     return {"texts_compared": len(sample), "mismatches": mismatches}
 
 
+def ann_parts(ann, model, user_ids, item_ids, item_embeddings, seen_lists, k: int = 10):
+    """The index the serving graph probes (``RecommenderModule(ann=...)``) and its card facts:
+    faiss's IVF over the candidate embeddings (``ann``: an ``AnnSettings``), and its recall@k
+    against the exact top-k for the export's known users (seen items excluded)."""
+    from textrec.models import ann as ann_module
+
+    index = ann_module.AnnIndex(item_ids, item_embeddings, n_lists=ann.n_lists, n_probe=1,
+                                seed=ann.seed)
+    index.set_probe(min(ann.n_probe, index.n_lists))
+    queries = np.concatenate([model.query_model(tf.constant([str(u) for u in user_ids[i:i + 1024]]))
+                              .numpy() for i in range(0, len(user_ids), 1024)])
+    k = min(k, len(item_ids))
+    _, found = index.recommend(queries, k, exclude=seen_lists)
+    position = {str(item): row for row, item in enumerate(item_ids)}
+    rows = np.vectorize(lambda item: position.get(item, -1), otypes=[np.int64])(found)
+    recall = ann_module.recall_at_k(rows, index.exact(queries, k, exclude=seen_lists))
+    facts = {"library": ann_module.library_version(), "index": "IVF-Flat (inner product)",
+             "n_lists": index.n_lists, "n_probe": index.n_probe,
+             f"recall@{k} vs exact (known users)": round(recall, 4),
+             "exact fallbacks (known users)": index.last_fallbacks}
+    return {**index.ivf_arrays(), "n_probe": index.n_probe}, facts
+
+
 def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseudonym_key=None,
-                 max_k: int = MAX_K, compiled_encoder: bool = True):
+                 max_k: int = MAX_K, compiled_encoder: bool = True, ann=None):
     """``(module, facts)``: the :class:`RecommenderModule` of ``parts``' trained model, and facts
     for the model card (``facts["pseudonym_key"]`` says where the key came from). ``seen``,
-    ``pseudonym_key``, ``max_k`` and ``compiled_encoder`` as in :class:`ExportSettings`.
+    ``pseudonym_key``, ``max_k``, ``compiled_encoder`` and ``ann`` as in :class:`ExportSettings`.
     """
     from textrec import privacy
 
@@ -207,6 +233,9 @@ def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseud
                                        train[schema.TEXT].tolist())
     buckets = (Buckets.for_length(embedder.max_length, SERVING_MAX_BATCH) if compiled_encoder
                else None)
+    item_embeddings = candidate_embeddings(model.candidate_model, item_ids)
+    ann_arrays, ann_facts = (ann_parts(ann, model, user_ids, item_ids, item_embeddings,
+                                       seen_lists) if ann is not None else (None, None))
     module = RecommenderModule(
         tokenizer=tokenizer, encoder=embedder.model, query_tower=model.query_model,
         user_keys=privacy.pseudonymize_ids(user_ids, secret),
@@ -214,10 +243,10 @@ def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseud
         user_vectors=stack_vectors(parts.user_text, user_ids),
         user_sums=user_review_sums(train, parts.review_vectors, user_ids),
         seen=seen_lists, item_ids=item_ids,
-        item_embeddings=candidate_embeddings(model.candidate_model, item_ids),
+        item_embeddings=item_embeddings,
         max_k=min(max_k, len(item_ids)),
         uses_token_types="token_type_ids" in getattr(embedder.tokenizer, "model_input_names", []),
-        buckets=buckets)
+        buckets=buckets, ann=ann_arrays)
     facts = {"users": len(user_ids), "items": len(item_ids),
              "data_window": data_window(train),
              "seen_pairs": int(sum(len(r) for r in seen_lists)),
@@ -226,7 +255,9 @@ def build_module(parts: ServingParts, *, seen: pd.DataFrame | None = None, pseud
              "max_length": embedder.max_length, "text_dim": embedder.dim,
              "max_k": module.max_k,
              "compiled_encoder": ({"xla": True, **buckets.as_dict()} if buckets is not None
-                                  else {"xla": False})}
+                                  else {"xla": False}),
+             "retrieval": ({"exact": False, **ann_facts} if ann_facts is not None
+                           else {"exact": True})}
     return module, facts
 
 
@@ -247,7 +278,8 @@ def export_recommender(parts: ServingParts, folder,
         shutil.rmtree(path)
     module, facts = build_module(parts, seen=settings.seen,
                                  pseudonym_key=settings.pseudonym_key, max_k=settings.max_k,
-                                 compiled_encoder=settings.compiled_encoder)
+                                 compiled_encoder=settings.compiled_encoder,
+                                 ann=settings.ann)
     path.parent.mkdir(parents=True, exist_ok=True)
     with quiet(logging.getLogger("absl")), quiet(tf.get_logger()):
         tf.saved_model.save(module, str(path), signatures=module.signatures())

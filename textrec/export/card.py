@@ -95,6 +95,17 @@ def _compiled_lines(compiled: dict | None) -> list[str]:
             "(`textrec.export.warm_up`)."]
 
 
+def _retrieval_lines(retrieval: dict | None) -> list[str]:
+    if not retrieval or retrieval.get("exact", True):
+        return ["- Retrieval is exact: every item is scored for every request."]
+    recall = next((f"; recall{key[6:key.index(' ')]} {value:.3f} against the exact top-k"
+                   for key, value in retrieval.items() if key.startswith("recall@")), "")
+    return [f"- Retrieval goes through an approximate index built by {retrieval['library']} "
+            f"({retrieval['index']}, {retrieval['n_lists']} lists, {retrieval['n_probe']} probed "
+            f"per request{recall} for the known users), probed inside the serving graph; a "
+            "request its probed lists cannot fill with unseen items is answered exactly."]
+
+
 def markdown(card: dict) -> str:
     """The card as Markdown."""
     model, privacy = card["model"], card["privacy"]
@@ -113,6 +124,7 @@ def markdown(card: dict) -> str:
         f"({model['seen_pairs_skipped']:,} skipped: unknown user or item).",
         *_window_lines(model.get("data_window")),
         *_compiled_lines(model.get("compiled_encoder")),
+        *_retrieval_lines(model.get("retrieval")),
         "",
         "## Metrics",
     ]

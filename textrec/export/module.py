@@ -31,6 +31,15 @@ Besides the signatures, ``warm_up()`` (a plain function of the SavedModel, not a
 client can call) compiles the XLA encoder on every bucket shape: a server calls it when it
 loads a version (``textrec.export.warm_up``), so that no user's request waits for XLA.
 
+With ``ann`` (an approximate nearest-neighbour index, ``ExportSettings(ann=...)``), both
+``recommend_*`` find their items through it, inside the graph: the index's k-means centroids and
+inverted lists (built by faiss, ``textrec.models.ann``) are variables of the module; a query
+scores the centroids, opens the ``n_probe`` best lists and scores only their items, as faiss's
+``IndexIVFFlat`` does. Seen items are dropped from the candidates; a row whose probed lists hold
+fewer unseen items than it asked for is answered by the exact top-k instead, so the guarantees
+below hold either way. TF Serving serves it as it serves the rest: no other library at serving
+time.
+
 Both ``recommend_*`` return ``item_ids`` string [B, K] and ``scores`` float32 [B, K] with
 ``K = max(k)``, best first, and ``known_user`` bool [B] (False: the row was served without an
 id embedding or history). Positions past a row's own k, and rows with fewer than k unseen
@@ -74,11 +83,16 @@ class RecommenderModule(tf.Module):
       buckets: run the encoder compiled with XLA on these padded shapes
         (``textrec.text.compiled``; :meth:`warm_up` compiles them all); None: TensorFlow's
         graph, padded to each call's longest text.
+      ann: an approximate index over the item embeddings, searched in the graph (see the
+        module docstring): ``centroids`` float [n lists, embedding dim], ``list_items`` int
+        [n items] and ``list_splits`` int [n lists + 1] (``textrec.models.ann.AnnIndex.
+        ivf_arrays``) and ``n_probe``; None: every item is scored (exact).
     """
 
     def __init__(self, *, tokenizer, encoder, query_tower, user_keys, user_id_vectors,
                  user_vectors, user_sums, seen, item_ids, item_embeddings, max_k: int,
-                 uses_token_types: bool = True, buckets: Buckets | None = None):
+                 uses_token_types: bool = True, buckets: Buckets | None = None,
+                 ann: dict | None = None):
         super().__init__(name="textrec_recommender")
         n_users, n_items = len(user_keys), len(item_ids)
         if n_items == 0:
@@ -136,6 +150,28 @@ class RecommenderModule(tf.Module):
             default_value=-1)
         self.item_embeddings = _constant_variable(
             np.asarray(item_embeddings, np.float32), "item_embeddings")
+        self.n_items = n_items
+        self.ann_probe = 0
+        if ann is not None:
+            self._set_ann(ann, n_items)
+
+    def _set_ann(self, ann: dict, n_items: int) -> None:
+        centroids = np.asarray(ann["centroids"], np.float32)
+        list_items = np.asarray(ann["list_items"], np.int64)
+        list_splits = np.asarray(ann["list_splits"], np.int64)
+        n_lists = len(centroids)
+        if (len(list_splits) != n_lists + 1 or list_splits[0] != 0
+                or list_splits[-1] != len(list_items) or np.any(np.diff(list_splits) < 0)):
+            raise ValueError("ann: list_splits must run from 0 to len(list_items), one more "
+                             "than the centroids")
+        if sorted(list_items.tolist()) != list(range(n_items)):
+            raise ValueError(f"ann: the lists must hold every item row 0..{n_items - 1} once")
+        if not 1 <= int(ann["n_probe"]) <= n_lists:
+            raise ValueError(f"ann: n_probe must be between 1 and the {n_lists} lists")
+        self.ann_probe = int(ann["n_probe"])
+        self.ann_centroids = _constant_variable(centroids, "ann_centroids")
+        self.ann_items = _constant_variable(list_items, "ann_list_items", tf.int64)
+        self.ann_splits = _constant_variable(list_splits, "ann_list_splits", tf.int64)
 
     # -- pieces -------------------------------------------------------------------------------
 
@@ -172,17 +208,60 @@ class RecommenderModule(tf.Module):
                                        message=f"k must be at most max_k={self.max_k}")
         return k
 
-    def _top_k(self, queries, rows, k):
-        """Top max(k) unseen items per row, rows past their own k blanked."""
+    def _seen_of(self, rows):
+        return tf.gather(tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits), rows)
+
+    def _exact_top(self, queries, rows, width):
+        """Every item scored, the row's seen items masked: (scores, item rows) [B, width]."""
         scores = tf.matmul(queries, self.item_embeddings, transpose_b=True)   # [B, n items]
-        seen = tf.gather(tf.RaggedTensor.from_row_splits(self.seen_items, self.seen_splits),
-                         rows)
+        seen = self._seen_of(rows)
         positions = tf.stack([seen.value_rowids(), seen.flat_values], axis=1)
         is_seen = tf.scatter_nd(positions, tf.ones_like(seen.flat_values, tf.bool),
                                 tf.shape(scores, out_type=tf.int64))
         scores = tf.where(is_seen, tf.constant(-np.inf, tf.float32), scores)
+        return tf.math.top_k(scores, k=width)
+
+    def _ann_top(self, queries, rows, k, width):
+        """The items of the ``ann_probe`` lists whose centroids score best, seen items dropped:
+        (scores, item rows) [B, width]; rows left with fewer unseen candidates than they asked
+        for get the exact answer."""
+        probes = tf.math.top_k(tf.matmul(queries, self.ann_centroids, transpose_b=True),
+                               k=self.ann_probe).indices                          # [B, P]
+        lists = tf.RaggedTensor.from_row_splits(self.ann_items, self.ann_splits)
+        candidates = tf.gather(lists, probes).merge_dims(1, 2).to_tensor(default_value=-1)
+        vectors = tf.gather(self.item_embeddings, tf.maximum(candidates, 0))  # [B, C, dim]
+        scores = tf.einsum("bd,bcd->bc", queries, vectors)
+        seen = self._seen_of(rows)
+        # Each row's seen items, sorted, then a sentinel no item row equals.
+        sorted_seen = tf.concat([seen.to_tensor(default_value=self.n_items),
+                                 tf.fill([tf.shape(rows)[0], 1],
+                                         tf.constant(self.n_items, tf.int64))], axis=1)
+        at = tf.searchsorted(sorted_seen, candidates)
+        is_seen = tf.equal(tf.gather(sorted_seen, at, batch_dims=1), candidates)
+        scores = tf.where((candidates < 0) | is_seen, tf.constant(-np.inf, tf.float32), scores)
+        short_by = tf.maximum(width - tf.shape(scores)[1], 0)
+        scores = tf.pad(scores, [[0, 0], [0, short_by]], constant_values=-np.inf)
+        candidates = tf.pad(candidates, [[0, 0], [0, short_by]], constant_values=-1)
+        top_scores, at_top = tf.math.top_k(scores, k=width)
+        top_rows = tf.cast(tf.gather(candidates, at_top, batch_dims=1), tf.int32)
+        wanted = tf.minimum(k, tf.cast(self.n_items - seen.row_lengths(), tf.int32))
+        found = tf.reduce_sum(tf.cast(tf.math.is_finite(top_scores), tf.int32), axis=1)
+        short = found < wanted
+
+        def with_exact_rows():
+            exact_scores, exact_rows = self._exact_top(queries, rows, width)
+            return (tf.where(short[:, None], exact_scores, top_scores),
+                    tf.where(short[:, None], exact_rows, top_rows))
+
+        return tf.cond(tf.reduce_any(short), with_exact_rows, lambda: (top_scores, top_rows))
+
+    def _top_k(self, queries, rows, k):
+        """Top max(k) unseen items per row, rows past their own k blanked."""
         width = tf.maximum(tf.reduce_max(tf.concat([k, [0]], axis=0)), 0)
-        top_scores, top_rows = tf.math.top_k(scores, k=width)
+        if self.ann_probe:
+            top_scores, top_rows = self._ann_top(queries, rows, k, width)
+        else:
+            top_scores, top_rows = self._exact_top(queries, rows, width)
         keep = (tf.range(width)[None, :] < k[:, None]) & tf.math.is_finite(top_scores)
         return {
             "item_ids": tf.where(keep, tf.gather(self.item_ids, top_rows), NO_ITEM),

@@ -4,7 +4,13 @@ Above ``textrec.evaluation`` (it reads its metrics and models); only the pipelin
 and the grading import it.
 """
 
-from textrec.feedback.drift import interest_drift, item_mix_drift, js_divergence, retrain_value
+from textrec.feedback.drift import (
+    interest_drift,
+    item_mix_drift,
+    js_divergence,
+    js_noise_floor,
+    retrain_value,
+)
 from textrec.feedback.explain import (
     CollaborativeExplainer,
     Explanation,
@@ -65,6 +71,7 @@ __all__ = [
     "interest_drift",
     "item_mix_drift",
     "js_divergence",
+    "js_noise_floor",
     "phrase_counts",
     "pooled_means",
     "rank_shared",

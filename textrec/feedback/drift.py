@@ -39,9 +39,34 @@ def js_divergence(p_counts, q_counts) -> float:
     return 0.5 * kl(p) + 0.5 * kl(q)
 
 
-def item_mix_drift(replay: Replay) -> pd.DataFrame:
+def js_noise_floor(counts, n: int, other: int | None = None, draws: int = 200,
+                   seed: int = 0, quantile: float | None = 0.95) -> float:
+    """The JS divergence that sampling alone produces: over ``draws`` draws of ``n`` reviews
+    from the mix ``counts``, the divergence between the sample and the mix itself, or
+    (``other``) between it and an independent draw of ``other`` reviews; its ``quantile``
+    (0.95: sampling alone exceeds it one time in twenty), or its mean with ``quantile=None``.
+
+    A period of a few hundred reviews spread over hundreds of items differs from any other
+    sample by a sizeable JS divergence even when nothing drifts; only a divergence above this
+    floor is drift."""
+    counts = np.asarray(counts, float)
+    if n < 1 or (other is not None and other < 1):
+        raise ValueError(f"sample sizes must be at least 1, got {n} and {other}")
+    if quantile is not None and not 0 < quantile < 1:
+        raise ValueError(f"quantile must be in (0, 1) or None, got {quantile}")
+    mix = counts / counts.sum()
+    rng = np.random.default_rng(seed)
+    values = np.array([js_divergence(rng.multinomial(n, mix), counts if other is None
+                                     else rng.multinomial(other, mix)) for _ in range(draws)])
+    return float(values.mean() if quantile is None else np.quantile(values, quantile))
+
+
+def item_mix_drift(replay: Replay, seed: int = 0) -> pd.DataFrame:
     """Per period: JS divergence of its item mix from the cut-off window's and from the
-    previous period's, and the share of its reviews on items new since the cut-off."""
+    previous period's, each beside its sampling-noise floor (:func:`js_noise_floor`, 95th
+    percentile: samples of the same sizes drawn from the unchanged cut-off window), and the
+    share of its reviews on items new since the cut-off. Period 0's previous period is the
+    cut-off window."""
     def counts(rows):
         return np.bincount(replay.items[rows], minlength=replay.n_items)
 
@@ -49,11 +74,15 @@ def item_mix_drift(replay: Replay) -> pd.DataFrame:
     rows, previous = [], initial
     for period in replay.periods:
         current = counts(replay.inside(period))
+        n, before = int(current.sum()), int(previous.sum())
         rows.append({"period": period.number, "from": period.label(),
-                     "reviews": int(current.sum()),
+                     "reviews": n,
                      "JS vs cut-off window": js_divergence(current, initial),
+                     "noise floor vs window": js_noise_floor(initial, n, seed=seed),
                      "JS vs previous period": js_divergence(current, previous),
-                     "share on new items": float(current[initial == 0].sum() / current.sum())})
+                     "noise floor vs previous": js_noise_floor(
+                         initial, n, None if previous is initial else before, seed=seed),
+                     "share on new items": float(current[initial == 0].sum() / n)})
         previous = current
     return pd.DataFrame(rows)
 
@@ -89,9 +118,15 @@ def interest_drift(replay: Replay, seed: int = 0) -> pd.DataFrame:
 def retrain_value(result, drift: pd.DataFrame, retrained: str, kept: str,
                   seed: int = 0) -> pd.DataFrame:
     """Per period: the paired NDCG gain of ``retrained`` over ``kept`` (with its interval)
-    beside the item-mix drift, and whether the retrain paid (the interval is above 0)."""
+    beside the item-mix drift; ``refitted``: whether the two item sides differ by then (in
+    period 0 a retrain at the period's start reads what the cut-off fit read, and a schedule
+    that retrains every n periods first differs in period n); ``retrain paid``: refitted and
+    the interval above 0."""
     gains = result.compare_by_period(retrained, kept, seed=seed)
     table = gains.merge(drift[["period", "JS vs cut-off window", "share on new items"]],
                         on="period")
-    table["retrain paid"] = table["low"] > 0
+    fitted = result.fit_times
+    table["refitted"] = [fitted.get((retrained, p)) != fitted.get((kept, p))
+                         if fitted else p > 0 for p in table["period"]]
+    table["retrain paid"] = table["refitted"] & (table["low"] > 0)
     return table

@@ -31,7 +31,8 @@ import scipy.sparse as sp
 
 from textrec import ranking
 from textrec.data import schema
-from textrec.evaluation import item_based, metrics, uncertainty
+from textrec.evaluation import metrics, uncertainty
+from textrec.models import item_based
 from textrec.interests import vectors as vectors_module
 
 KINDS = ("text", "ease", "popularity")
@@ -252,7 +253,7 @@ class Replay:
     def run(self, schedules=None, k: int = 10) -> "ReplayResult":
         """Serve every period with every schedule; per-user NDCG@k."""
         schedules = default_schedules() if schedules is None else list(schedules)
-        per_user, users, chance = {}, {}, {}
+        per_user, users, chance, fit_times = {}, {}, {}, {}
         known = self.review_counts(self.cutoff) > 0
         for period in self.periods:
             targets, exclude = self.targets(period), self.history(period.start)
@@ -268,14 +269,16 @@ class Replay:
                 result = metrics.ranking_metrics(scores, targets[evaluated], exclude[evaluated],
                                                  ks=(k,), per_user=True)
                 per_user[schedule.name, period.number] = result["per_user"][f"ndcg@{k}"]
+                fit_times[schedule.name, period.number] = self.fit_time(schedule, period)
         return ReplayResult(self.periods, [s.name for s in schedules], per_user, users, chance,
-                            k, self.cutoff, {p: known[u] for p, u in users.items()})
+                            k, self.cutoff, {p: known[u] for p, u in users.items()}, fit_times)
 
 
 @dataclasses.dataclass
 class ReplayResult:
     """Per-user NDCG@k of each schedule in each period (arrays aligned with ``users``);
-    ``known[period]`` flags the users who had written before the cut-off."""
+    ``known[period]`` flags the users who had written before the cut-off; ``fit_times[name,
+    period]`` is when that schedule's item side was last fitted, as of the period's start."""
 
     periods: list[Period]
     names: list[str]
@@ -285,6 +288,7 @@ class ReplayResult:
     k: int
     cutoff: int
     known: dict
+    fit_times: dict = dataclasses.field(default_factory=dict)
 
     @property
     def served(self) -> list[Period]:
@@ -304,21 +308,30 @@ class ReplayResult:
                              "random": self.chance[period.number]})
         return pd.DataFrame(rows)
 
-    def pooled(self, name: str, group: str = "all") -> np.ndarray:
-        """``name``'s per-user values of all periods, concatenated (a user active in several
-        periods counts once per period). ``group``: "all", "known" (users who wrote before the
-        cut-off) or "new" (users whose first review came after it)."""
+    def pooled(self, name: str, group: str = "all", first_period: int = 0) -> np.ndarray:
+        """``name``'s per-user values of the periods from ``first_period`` on, concatenated (a
+        user active in several periods counts once per period). ``group``: "all", "known"
+        (users who wrote before the cut-off) or "new" (users whose first review came after
+        it)."""
         if group not in GROUPS:
             raise ValueError(f"group must be one of {GROUPS}, got {group!r}")
         parts = []
         for period in self.served:
+            if period.number < first_period:
+                continue
             values, known = self.per_user[name, period.number], self.known[period.number]
             parts.append(values if group == "all" else values[known == (group == "known")])
+        if not parts:
+            raise ValueError(f"no period served from period {first_period} on")
         return np.concatenate(parts)
 
-    def compare(self, a: str, b: str, seed: int = 0, group: str = "all") -> dict:
-        """Paired comparison of ``a`` and ``b`` over every (period, user) pair of ``group``."""
-        return uncertainty.paired_test(self.pooled(a, group), self.pooled(b, group),
+    def compare(self, a: str, b: str, seed: int = 0, group: str = "all",
+                first_period: int = 0) -> dict:
+        """Paired comparison of ``a`` and ``b`` over every (period, user) pair of ``group``, in
+        the periods from ``first_period`` on (1 leaves out period 0, which starts at the
+        cut-off: there live vectors and retrains still equal the cut-off model)."""
+        return uncertainty.paired_test(self.pooled(a, group, first_period),
+                                       self.pooled(b, group, first_period),
                                        method="bootstrap", n_resamples=2000, seed=seed)
 
     def compare_by_period(self, a: str, b: str, seed: int = 0) -> pd.DataFrame:

@@ -14,9 +14,9 @@ import pandas as pd
 
 from textrec import ranking
 from textrec.data import schema
-from textrec.evaluation import EASE
 from textrec.feedback import drift, explain, faithfulness, replay
 from textrec.interests import recommender
+from textrec.models import EASE
 
 
 @dataclasses.dataclass
@@ -34,6 +34,8 @@ class FeedbackStudy:
     window: dict  # the data window: first review, cut-off, last review (dates)
 
 
+# Pooled from period 1 on: period 0 starts at the cut-off, where every schedule serves the cut-off
+# model (live vectors have nothing new yet, a retrain reads what the cut-off fit read).
 COMPARISONS = (("text live", "text frozen", "all"),
                ("text live", "text frozen", "known"),
                ("text live", "text frozen", "new"),
@@ -117,10 +119,11 @@ def run_study(reviews: pd.DataFrame, all_vectors, train: pd.DataFrame, items: pd
     schedules = replay.default_schedules(retrain_every)
     result = served.run(schedules, k)
     names = {s.name for s in schedules}
+    first = 1 if len(result.served) > 1 else 0
     comparisons = pd.DataFrame([{"a": a, "b": b, "users": group,
-                                 **result.compare(a, b, seed, group)}
+                                 **result.compare(a, b, seed, group, first_period=first)}
                                 for a, b, group in COMPARISONS if a in names and b in names])
-    mix = drift.item_mix_drift(served)
+    mix = drift.item_mix_drift(served, seed)
     retrain = pd.concat({
         "text: retrain every 1 vs live": drift.retrain_value(
             result, mix, "text live + retrain every 1", "text live", seed),

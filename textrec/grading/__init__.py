@@ -52,6 +52,16 @@ from textrec.grading.privacy_dp_sgd import (
     check_luhn_valid,
     check_noisy_clipped_sum,
 )
+from textrec.grading.scale_lesson import (
+    check_ivf_search,
+    check_merge_interest_vector,
+    check_recommend_unseen,
+)
+from textrec.grading.sequence_lesson import (
+    check_causal_mask,
+    check_new_item_parts,
+    check_text_adaptor,
+)
 from textrec.grading.two_tower_retrieval import (
     check_in_batch_softmax_loss,
     check_logq_correct,
@@ -64,6 +74,7 @@ __all__ = [
     "Task",
     "check_bootstrap_interval",
     "check_build_serving_module",
+    "check_causal_mask",
     "check_cited_review",
     "check_class_weights",
     "check_clean_review_text",
@@ -73,11 +84,14 @@ __all__ = [
     "check_frame_token_ids",
     "check_in_batch_softmax_loss",
     "check_interest_vector_at",
+    "check_ivf_search",
     "check_joint_loss",
     "check_leave_last_out",
     "check_live_interest_vector",
     "check_logq_correct",
     "check_luhn_valid",
+    "check_new_item_parts",
+    "check_merge_interest_vector",
     "check_masked_mean_pool",
     "check_ndcg_at_k",
     "check_noisy_clipped_sum",
@@ -85,8 +99,10 @@ __all__ = [
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",
+    "check_recommend_unseen",
     "check_removal_drops",
     "check_target_rank",
+    "check_text_adaptor",
     "check_top_k_unseen",
     "check_user_cf_scores",
 ]

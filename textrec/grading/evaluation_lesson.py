@@ -8,7 +8,7 @@ Task 3 ``target_rank(scores, target, candidates)``: the rank of the target among
 candidate items, ``1 + #(higher) + #(equal) / 2``; with all items as candidates it is the full
 rank, with 100 random ones the sampled rank.
 
-References: :func:`textrec.evaluation.ease_weights`,
+References: :func:`textrec.models.ease_weights`,
 :func:`textrec.evaluation.uncertainty.bootstrap_ci` and
 :func:`textrec.evaluation.sampled.sampled_ranks` (given every candidate and nothing else).
 """
@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from textrec.evaluation import item_based, sampled, uncertainty
+from textrec.evaluation import sampled, uncertainty
+from textrec.models import item_based
 from textrec.grading.checking import Cases, as_array, check, describe, hidden_rng
 
 LESSON = "06_evaluation"

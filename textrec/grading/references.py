@@ -33,7 +33,7 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("05_collaborative_filtering_joint_loss", 3): (
         "textrec.models.neighbours.neighbour_weights", "textrec.models.neighbours.neighbour_scores",
         "textrec.grading.joint_loss.reference_user_cf_scores"),
-    ("06_evaluation", 1): ("textrec.evaluation.item_based.ease_weights",
+    ("06_evaluation", 1): ("textrec.models.item_based.ease_weights",
                            "textrec.grading.evaluation_lesson.reference_ease_weights"),
     ("06_evaluation", 2): ("textrec.evaluation.uncertainty.bootstrap_ci",
                            "textrec.grading.evaluation_lesson.reference_bootstrap_interval"),
@@ -55,6 +55,18 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("09_explanations_feedback", 3): (
         "textrec.interests.vectors.weighted_mean_vectors",
         "textrec.grading.feedback_lesson.reference_interest_vector_at"),
+    ("10_sequences_and_new_items", 1): ("textrec.models.sequence.causal_attention_mask",
+                                        "textrec.grading.sequence_lesson.reference_causal_mask"),
+    ("10_sequences_and_new_items", 2): ("textrec.models.sequence.mixture_of_whitenings",
+                                        "textrec.grading.sequence_lesson.reference_text_adaptor"),
+    ("10_sequences_and_new_items", 3): (
+        "textrec.evaluation.new_items.split_new_items",
+        "textrec.grading.sequence_lesson.reference_new_item_parts"),
+    ("11_beyond_one_machine", 1): ("textrec.scale.embedding.user_row",
+                                   "textrec.grading.scale_lesson.reference_merge_interest_vector"),
+    ("11_beyond_one_machine", 2): ("textrec.grading.scale_lesson.reference_ivf_search",),
+    ("11_beyond_one_machine", 3): ("textrec.models.ann.AnnIndex.recommend",
+                                   "textrec.grading.scale_lesson.reference_recommend_unseen"),
 }
 
 
@@ -64,8 +76,18 @@ def references(lesson: str, number: int) -> tuple[str, ...]:
 
 
 def resolve(path: str):
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+    """The object a dotted path names: a module's function, or a class's method
+    (``package.module.Class.method``)."""
+    parts = path.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:cut]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[cut:]:
+            found = getattr(found, name)
+        return found
+    raise ModuleNotFoundError(f"no module in the reference {path!r}")
 
 
 def locations(paths) -> list[tuple[str, str, str, int]]:

@@ -32,7 +32,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from textrec.data import schema
-from textrec.data.review_vectors import ReviewVectors
+from textrec.data.review_vectors import ReviewVectors, normalize_rows
 
 METHODS = ("mean", "recency", "sentiment", "recency+sentiment")
 DAY = 86_400
@@ -75,16 +75,6 @@ class TextVectors:
     def summary(self) -> str:
         return (f"{len(self):,} {self.kind}s x {self.vectors.shape[1]} dims; "
                 f"{self.n_empty:,} without usable text (zero vectors)")
-
-
-def normalize_rows(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows scaled to unit length, and a flag for rows that were (nearly) zero (left at zero)."""
-    matrix = np.asarray(matrix, np.float32)
-    norms = np.linalg.norm(matrix, axis=1)
-    empty = norms < 1e-6
-    out = np.zeros_like(matrix)
-    out[~empty] = matrix[~empty] / norms[~empty, None]
-    return out, empty
 
 
 def embed_texts(embedder, texts) -> np.ndarray:

@@ -1,12 +1,32 @@
-"""Models: towers, two-tower retrieval, collaborative filtering and the joint-loss model.
+"""Every model of the course, in one folder.
 
-Text enters every model as precomputed vectors keyed by id (a user's interest vector, an
+* closed-form and count-based (NumPy/SciPy): most popular (:mod:`~textrec.models.popularity`),
+  item-kNN and EASE (:mod:`~textrec.models.item_based`), EASE with review text as side
+  information and the text-only recommender (:mod:`~textrec.models.text_ease`), ALS and BPR
+  from the optional ``implicit`` package (:mod:`~textrec.models.implicit_library`), user-based
+  CF (:mod:`~textrec.models.neighbours`);
+* trained in TensorFlow: towers, two-tower retrieval, matrix factorisation, the joint-loss
+  model, the joint model that trains the encoder, and the sequence model over each user's
+  items in time order (:mod:`~textrec.models.sequence`), with epochs chosen on validation
+  (:mod:`~textrec.models.epoch_selection`).
+
+Text enters every neural model as precomputed vectors keyed by id (a user's interest vector, an
 item's text vector); see :mod:`textrec.models.text_table` for the accepted forms. Each course
 model is built by one recipe with the lessons' settings (:mod:`textrec.models.recipes`).
+:mod:`textrec.evaluation` judges their score matrices and knows none of them.
 """
 
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models import early_stopping, encoder_joint, recipes
+from textrec.models import (
+    early_stopping,
+    encoder_joint,
+    epoch_selection,
+    item_based,
+    popularity,
+    recipes,
+    sequence,
+    text_ease,
+)
 from textrec.models.early_stopping import ValidationNDCG
 from textrec.models.encoder_joint import (
     ENCODER_SETTINGS,
@@ -20,7 +40,9 @@ from textrec.models.factorization import (
     ImplicitMatrixFactorization,
     MatrixFactorization,
 )
+from textrec.models.implicit_library import ImplicitALS, ImplicitBPR, implicit_available
 from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
+from textrec.models.item_based import EASE, ItemKNN, cosine_similarity, ease_weights
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
 from textrec.models.losses import average_loss
 from textrec.models.neighbours import (
@@ -30,6 +52,7 @@ from textrec.models.neighbours import (
     text_neighbour_scores,
     user_item_matrix,
 )
+from textrec.models.popularity import MostPopular, item_popularity, most_popular_scores
 from textrec.models.recipes import (
     JOINT_SETTINGS,
     MF_SETTINGS,
@@ -44,16 +67,45 @@ from textrec.models.recipes import (
     penalty_weight,
     two_tower_recipe,
 )
+from textrec.models.recipes import SEQUENCE_SETTINGS, SequenceSettings, sequence_model_recipe
+from textrec.models.epoch_selection import BestEpoch
+from textrec.models.sequence import SequenceModel, TextAdaptor, causal_attention_mask
 from textrec.models.retrieval import (
     TwoTowerModel,
     candidate_id_embeddings,
     candidate_sampling_probabilities,
 )
+from textrec.models.text_ease import ReviewText, TextEASE, TextOnly
 from textrec.models.text_table import TextVectorTable, as_id_matrix, stack_vectors
 from textrec.models.towers import CANDIDATE_VECTOR, QUERY_VECTOR, CandidateTower, QueryTower, Tower
 from textrec.models.training import EpochTimer, fit_model, make_optimizer
 
 __all__ = [
+    "BestEpoch",
+    "SEQUENCE_SETTINGS",
+    "SequenceModel",
+    "SequenceSettings",
+    "TextAdaptor",
+    "causal_attention_mask",
+    "epoch_selection",
+    "sequence",
+    "sequence_model_recipe",
+    "EASE",
+    "ImplicitALS",
+    "ImplicitBPR",
+    "ItemKNN",
+    "MostPopular",
+    "ReviewText",
+    "TextEASE",
+    "TextOnly",
+    "cosine_similarity",
+    "ease_weights",
+    "implicit_available",
+    "item_based",
+    "item_popularity",
+    "most_popular_scores",
+    "popularity",
+    "text_ease",
     "CANDIDATE_VECTOR",
     "ENCODER_SETTINGS",
     "EncoderJointModel",

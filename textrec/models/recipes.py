@@ -315,3 +315,90 @@ def joint_model_recipe(user_text, item_text, reviews, review_vectors=None,
         return review_dataset(reviews, batch_size=batch_size or settings.batch_size, seed=seed)
 
     return Recipe(build, train_dataset, settings, user_ids, item_ids)
+
+
+# --- Lesson 10: the sequence model ------------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SequenceSettings:
+    """Lesson 10's causal transformer over each user's items (:mod:`textrec.models.sequence`).
+
+    representation: "ids", "text" or "text+ids"; max_length: the most recent items read;
+    embedding_dim, n_layers, n_heads: the transformer; n_experts: the text adaptor's
+    whitenings; dropout, l2: the regularisation; learning_rate (Adam), batch_size (users per
+    batch); max_epochs, patience: the epochs, chosen on validation NDCG@10
+    (:class:`textrec.models.epoch_selection.BestEpoch`) among at most ``epochs()``.
+    """
+
+    representation: str = "text+ids"
+    max_length: int = 50
+    embedding_dim: int = 64
+    n_layers: int = 2
+    n_heads: int = 2
+    n_experts: int = 4
+    dropout: float = 0.3
+    l2: float = 0.0
+    learning_rate: float = 0.001
+    batch_size: int = 128
+    max_epochs: int = 60
+    patience: int = 8
+
+    def epochs(self, profile: str | None = None) -> int:
+        """The most epochs a fit may run (the validation picks fewer): ``max_epochs``, scaled
+        down with the profile (``TEXTREC_FULL_SCALE``), at least 1."""
+        return max(1, round(self.max_epochs * config.get_profile(profile).scale))
+
+
+SEQUENCE_SETTINGS = {
+    # A 2-core CPU: the last 20 items (most users have fewer), a faster rate, fewer epochs.
+    "quick": SequenceSettings(max_length=20, learning_rate=0.003, max_epochs=40, patience=5),
+    "full": SequenceSettings(max_epochs=200, patience=20),
+}
+
+
+def sequence_model_recipe(history, item_ids, item_text=None, user_ids=None,
+                          settings: SequenceSettings | None = None, **changes) -> Recipe:
+    """Lesson 10's sequence model over the items of ``item_ids``, trained on the users' items
+    in ``history`` (a reviews frame: the fit's interactions, in time order by ``timestamp``
+    and file ``order``).
+
+    Args:
+      item_text: the items' frozen text vectors (any form of :mod:`textrec.models.text_table`;
+        items without one get zeros), needed unless the representation is "ids". Build them
+        from the reviews of the fit only.
+      user_ids: the users whose sequences train it (default: every user of ``history``).
+      settings: default: the active profile's :data:`SEQUENCE_SETTINGS`; ``changes`` replace
+        single fields (e.g. ``representation="ids"``).
+
+    Items with no interaction in ``history`` stay out of the training softmax
+    (``trained_items``) but are scored, by their text (and an untrained id row).
+    """
+    import numpy as np
+
+    from textrec.data import sequences as sequence_data
+    from textrec.models.sequence import SequenceModel
+    from textrec.models.text_table import stack_vectors
+
+    settings = dataclasses.replace(settings or settings_for(SEQUENCE_SETTINGS), **changes)
+    item_ids = [str(i) for i in item_ids]
+    if user_ids is None:
+        user_ids = sorted(history[schema.USER].astype(str).unique())
+    sequences = sequence_data.user_sequences(history, user_ids, item_ids)
+    trained = np.zeros(len(item_ids), bool)
+    trained[np.concatenate([np.asarray(s, int) for s in sequences] + [np.zeros(0, int)]) - 1] = True
+    text = None
+    if "text" in settings.representation:
+        if item_text is None:
+            raise ValueError(f"the {settings.representation!r} representation needs item_text")
+        text = stack_vectors(item_text, item_ids)
+
+    def build():
+        return SequenceModel(item_ids, text, settings.representation, trained,
+                             settings.max_length, settings.embedding_dim, settings.n_layers,
+                             settings.n_heads, settings.dropout, settings.n_experts, settings.l2)
+
+    def train_dataset(batch_size=None, seed=config.SEED):
+        return sequence_data.next_item_dataset(sequences, settings.max_length,
+                                               batch_size or settings.batch_size, seed=seed)
+
+    return Recipe(build, train_dataset, settings, user_ids, item_ids)

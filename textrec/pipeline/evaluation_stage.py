@@ -19,11 +19,11 @@ JOINT, TEXT_ONLY = "joint model", "text-only"
 
 def baseline_factories() -> dict:
     """Baseline name -> (factory, validation grid)."""
-    from textrec import evaluation
+    from textrec import models
 
-    return {"most popular": (evaluation.MostPopular, None),
-            "item-kNN": (evaluation.ItemKNN, evaluation.ItemKNN.GRID),
-            "EASE": (evaluation.EASE, evaluation.EASE.GRID)}
+    return {"most popular": (models.MostPopular, None),
+            "item-kNN": (models.ItemKNN, models.ItemKNN.GRID),
+            "EASE": (models.EASE, models.EASE.GRID)}
 
 
 def evaluation_stage(state: PipelineState) -> str:

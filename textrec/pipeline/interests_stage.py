@@ -38,13 +38,14 @@ def validation_table(split, user_text, item_text) -> dict:
     """Validation HR@10 and NDCG@10 of the text-only recommender and of the most popular items
     (full ranking, train items masked); users without text fall back to popularity."""
     from textrec import interests
-    from textrec.evaluation import RANDOM, baselines, evaluate_scores, random_reference
+    from textrec.evaluation import RANDOM, evaluate_scores, random_reference
+    from textrec.models import item_popularity, most_popular_scores
 
-    popularity = baselines.item_popularity(split.train, item_text.ids)
+    popularity = item_popularity(split.train, item_text.ids)
     scores = {
         "text-only (mean)": interests.TextOnlyRecommender(user_text, item_text).scores(
             popularity / max(popularity.max(), 1.0)),
-        "most popular": baselines.most_popular_scores(split.train, item_text.ids, len(user_text)),
+        "most popular": most_popular_scores(split.train, item_text.ids, len(user_text)),
     }
     table = {}
     for name, model_scores in scores.items():

@@ -23,6 +23,7 @@ from textrec.text.finetune import (
 from textrec.text.pooling import l2_normalize, mean_pool
 from textrec.text.sentiment_data import class_weights, sentiment_frame
 from textrec.text.sentiment_eval import (
+    binary_macro_f1,
     evaluate_sentiment,
     frozen_embedding_baseline,
     majority_baseline,
@@ -40,6 +41,7 @@ __all__ = [
     "ResolvedEncoder",
     "TextEmbedder",
     "augment_texts",
+    "binary_macro_f1",
     "class_weights",
     "convert_safetensors_to_tf",
     "default_cache_path",

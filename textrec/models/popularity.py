@@ -1,7 +1,9 @@
-"""Baselines every recommender must beat: most popular and random, as full score matrices.
+"""Most popular: the baseline every recommender must beat, as full score matrices.
 
-Both return float arrays [number of users, number of items] for
-:func:`textrec.evaluation.metrics.ranking_metrics` (which masks each user's train items).
+:func:`most_popular_scores` returns float arrays [number of users, number of items] for
+:func:`textrec.evaluation.metrics.ranking_metrics` (which masks each user's train items);
+:class:`MostPopular` is the same model with ``fit(X)`` / ``score(history)`` for the evaluation
+harness. (A random ranking is a reference, not a model: ``textrec.evaluation.random_scores``.)
 """
 
 from __future__ import annotations
@@ -25,11 +27,6 @@ def most_popular_scores(train: pd.DataFrame, item_ids, n_users: int) -> np.ndarr
     popularity = item_popularity(train, item_ids)
     popularity = popularity - 1e-6 * np.arange(len(popularity)) / max(len(popularity), 1)
     return np.broadcast_to(popularity, (n_users, len(popularity)))
-
-
-def random_scores(n_users: int, n_items: int, seed: int = 0) -> np.ndarray:
-    """Uniform random scores [n_users, n_items]: the floor any model must clear."""
-    return np.random.default_rng(seed).random((n_users, n_items))
 
 
 class MostPopular:

@@ -1,6 +1,6 @@
 """EASE with side information from review text, and a blend of collaborative and text scores.
 
-EASE (:mod:`textrec.evaluation.item_based`) learns an item-item matrix from the interactions
+EASE (:mod:`textrec.models.item_based`) learns an item-item matrix from the interactions
 ``X`` [n users, n items] alone. Text enters the same closed form in two ways (Jeunen et al.,
 "Closed-form models for collaborative filtering with side-information", RecSys 2020, stack
 item tags under ``X``; here the "tags" are text):
@@ -46,8 +46,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from textrec.data import schema
-from textrec.evaluation.item_based import _binary_csr, _check_fitted
-from textrec.interests.vectors import normalize_rows
+from textrec.data.review_vectors import normalize_rows
+from textrec.models.item_based import _binary_csr, _check_fitted
 
 TEXT_KINDS = ("tfidf", "lm")
 _TOKEN = re.compile(r"[a-z][a-z0-9']+")
