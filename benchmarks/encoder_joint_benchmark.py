@@ -85,6 +85,8 @@ def main() -> None:
     interactions = evaluation.InteractionData.from_split(split, user_ids=user_ids,
                                                          item_ids=item_ids)
     evaluator = evaluation.Evaluator(interactions, ks=(K,))
+    validation_ndcg = evaluation.validation_ndcg(split, user_ids, item_ids,
+                                                 models.tower_scores(user_ids, item_ids))
     facts = {}
 
     def score(name, reviews_, users_, items_, **changes):
@@ -92,7 +94,7 @@ def main() -> None:
         per_seed, epochs = [], []
         for seed in seeds:
             history = models.joint_model_recipe(users_, items_, reviews_, settings=settings,
-                                                **changes).fit(stop_on=split, seed=seed)
+                                                **changes).fit(stop_on=validation_ndcg, seed=seed)
             per_seed.append(models.score_matrix(history.model.query_model,
                                                 history.model.candidate_model, user_ids,
                                                 item_ids))

@@ -140,9 +140,9 @@ def synthetic_check(log, seed: int = 42) -> dict:
     interactions = evaluation.InteractionData.from_split(split, user_ids=user_text.ids,
                                                          item_ids=item_text.ids)
     evaluator = evaluation.Evaluator(interactions, ks=(K,))
-    evaluator.run("EASE", evaluation.EASE, grid={"l2": [10.0, 50.0, 200.0, 500.0, 1000.0]},
+    evaluator.run("EASE", models.EASE, grid={"l2": [10.0, 50.0, 200.0, 500.0, 1000.0]},
                   refit=False)
-    evaluator.run("most popular", evaluation.MostPopular, refit=False)
+    evaluator.run("most popular", models.MostPopular, refit=False)
     recipes = {
         "matrix factorisation": models.matrix_factorization_recipe(
             train, user_ids=user_text.ids, item_ids=item_text.ids),
@@ -152,8 +152,10 @@ def synthetic_check(log, seed: int = 42) -> dict:
         "joint model": models.joint_model_recipe(user_text, item_text, reviews),
     }
     epochs = {}
+    validation_ndcg = evaluation.validation_ndcg(split, user_text.ids, item_text.ids,
+                                                 models.tower_scores(user_text.ids, item_text.ids))
     for name, recipe in recipes.items():
-        history = recipe.fit(stop_on=split, seed=seed)
+        history = recipe.fit(stop_on=validation_ndcg, seed=seed)
         epochs[name] = history.best_epoch
         scores = models.score_matrix(history.model.query_model, history.model.candidate_model,
                                      user_text.ids, item_text.ids)
@@ -544,7 +546,8 @@ def neural_report(table, chosen, rows, star_params, comparisons, selection_seeds
             f"Each neural model is its package recipe (`textrec.models.recipes`). Search: a "
             f"budget of configurations from each grid (the recipe's current settings first, the "
             f"rest in a fixed random order), each fit on train {len(selection_seeds)} time(s) with "
-            f"early stopping on validation NDCG@10 (`Recipe.fit(stop_on=split)`); the score is "
+            f"early stopping on validation NDCG@10 (`Recipe.fit(stop_on=...)` with "
+            f"`evaluation.validation_ndcg`); the score is "
             f"the best epoch of the mean validation curve. The joint model's search varies its "
             f"loss weights on the chosen text-aware towers. The chosen configuration is trained "
             f"{len(seeds)} time(s) for the chosen epochs on train (rows `train`) and on train + "

@@ -4,7 +4,8 @@ Imported by ``models_benchmark.py``. Each model is built by its package recipe
 (``textrec.models.recipes``); a search tries a budget of configurations from a grid (random
 order, fixed seed; the recipe's current settings always first), each fit on TRAIN
 ``selection_seeds`` times with early stopping on the validation NDCG@10
-(``Recipe.fit(stop_on=split)``, ``textrec.models.ValidationNDCG``): the first seed stops
+(``Recipe.fit(stop_on=...)`` with ``textrec.evaluation.validation_ndcg``, through
+``textrec.models.BestEpoch``): the first seed stops
 ``patience`` epochs after its best, the others run as many epochs, and the configuration's
 score is the best epoch of the validation curve averaged over the seeds. The chosen
 configuration is then trained ``seeds`` times for that number of epochs, once on train and
@@ -153,16 +154,18 @@ def configurations(search: Search, defaults, seed: int = 0) -> list[dict]:
 def select(kind, world, changes, seeds, few, log):
     """Fit ``changes`` on train once per seed with early stopping on validation; the best
     epoch of the mean validation curve, its mean NDCG@10 and the seconds per epoch."""
-    from textrec import models
+    from textrec import evaluation, models
 
+    validation_ndcg = evaluation.validation_ndcg(world.split, world.user_ids, world.item_ids,
+                                                 lambda model: scores_of(model, world))
     curves, seconds, cold = [], [], []
     for seed in seeds:
         recipe_ = recipe(kind, world, changes)
         if not curves:
-            history = recipe_.fit(stop_on=world.split, seed=seed)
+            history = recipe_.fit(stop_on=validation_ndcg, seed=seed)
         else:   # as many epochs as the first seed ran, scoring each, no stopping
-            recording = models.ValidationNDCG(world.split, world.user_ids, world.item_ids,
-                                              patience=None, restore_best_weights=False)
+            recording = models.BestEpoch(validation_ndcg, patience=None,
+                                         restore_best_weights=False)
             history = recipe_.fit(epochs=len(curves[0]), seed=seed, callbacks=[recording])
         curves.append(history.history[f"val_ndcg@{K}"])
         seconds.extend(history.history["epoch_seconds"][1:])

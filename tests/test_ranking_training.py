@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import tensorflow as tf
 
-from textrec import models
+from textrec import evaluation, models
 from textrec.data import schema, splits
 from textrec.evaluation import evaluate_scores
 
@@ -206,8 +206,8 @@ class _Planned:
 def test_early_stopping_follows_validation_ndcg_while_the_training_loss_keeps_falling():
     split = _split()
     plan = [1, 4, 3, 2, 2, 1, 0, 0]            # NDCG@1 peaks at epoch 2, then falls
-    stopping = models.ValidationNDCG(split, USERS, ITEMS, k=1, patience=3,
-                                     score_fn=_Planned(split, plan))
+    measure = evaluation.validation_ndcg(split, USERS, ITEMS, _Planned(split, plan), k=1)
+    stopping = models.BestEpoch(measure, patience=3, name="val_ndcg@1")
     weights = []
     remember = tf.keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: weights.append(history_model[0].get_weights()))
@@ -227,7 +227,8 @@ def test_early_stopping_follows_validation_ndcg_while_the_training_loss_keeps_fa
     # 4 of 5 users hit at rank 1 at epoch 2: NDCG 0.8, the best; three worse epochs stop it.
     assert ndcg[:5] == pytest.approx([0.2, 0.8, 0.6, 0.4, 0.4])
     assert stopping.best_epoch == 2 and stopping.stopped_epoch == 5 and len(ndcg) == 5
-    assert stopping.best_value == pytest.approx(0.8)
+    assert stopping.best == pytest.approx(0.8) and stopping.curve == pytest.approx(ndcg)
+    assert stopping.summary() == "val_ndcg@1 best at epoch 2 of 5 (0.8000)"
     # The model keeps epoch 2's weights, not the last epoch's (whose training loss is lowest).
     for kept, remembered in zip(history.model.get_weights(), weights[1]):
         np.testing.assert_array_equal(kept, remembered)
@@ -238,21 +239,41 @@ def test_validation_ndcg_is_the_one_evaluation_path():
     split = _split()
     recipe = models.matrix_factorization_recipe(split.train, user_ids=USERS, item_ids=ITEMS)
     model = recipe.build()
-    stopping = models.ValidationNDCG(split, USERS, ITEMS)
+    measure = evaluation.validation_ndcg(split, USERS, ITEMS, models.tower_scores(USERS, ITEMS))
     scores = models.score_matrix(model.query_model, model.candidate_model, USERS, ITEMS)
     expected = evaluate_scores(scores, split, USERS, ITEMS, "validation")["ndcg@10"]
-    assert stopping.score(model) == pytest.approx(expected)
-    with pytest.raises(ValueError, match="validation"):
-        models.ValidationNDCG(split, USERS, ITEMS, part="test")
+    assert measure(model) == pytest.approx(expected)
+
+
+def test_a_recording_best_epoch_keeps_the_last_weights():
+    split = _split()
+    recipe = models.matrix_factorization_recipe(split.train, user_ids=USERS, item_ids=ITEMS,
+                                                l2=0.0, learning_rate=0.05)
+    plan = [4, 1, 0]                            # best at epoch 1, never stops early
+    recording = models.BestEpoch(
+        evaluation.validation_ndcg(split, USERS, ITEMS, _Planned(split, plan), k=1),
+        patience=None, restore_best_weights=False)
+    weights = []
+    remember = tf.keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: weights.append(recording.model.get_weights()))
+    history = recipe.fit(epochs=3, seed=0, callbacks=[recording, remember])
+    assert recording.best_epoch == 1 and recording.stopped_epoch == 3
+    assert recording.curve == pytest.approx([0.8, 0.2, 0.0])
+    for kept, remembered in zip(history.model.get_weights(), weights[-1]):   # the last epoch's
+        np.testing.assert_array_equal(kept, remembered)
+    assert not all(np.array_equal(a, b) for a, b in zip(weights[0], weights[-1]))
 
 
 def test_a_recipe_stopped_on_validation_reports_the_chosen_epoch():
     split = _split()
     recipe = models.matrix_factorization_recipe(split.train, user_ids=USERS, item_ids=ITEMS,
                                                 max_epochs=6, patience=2)
-    history = recipe.fit(stop_on=split, seed=0)
+    measure = evaluation.validation_ndcg(split, USERS, ITEMS, models.tower_scores(USERS, ITEMS))
+    history = recipe.fit(stop_on=measure, seed=0)
     curve = history.history["val_ndcg@10"]
     assert history.best_epoch == history.stopping.best_epoch == int(np.argmax(curve)) + 1
     assert len(curve) <= 6 and len(curve) - history.best_epoch <= 2
+    with pytest.raises(TypeError, match="measure"):
+        recipe.fit(stop_on=split)
     # Without a split the recipe trains the epochs it is told.
     assert recipe.fit(epochs=2, seed=0).best_epoch == 2

@@ -18,7 +18,6 @@ model is built by one recipe with the lessons' settings (:mod:`textrec.models.re
 
 from textrec.data.review_vectors import ReviewVectors
 from textrec.models import (
-    early_stopping,
     encoder_joint,
     epoch_selection,
     item_based,
@@ -27,7 +26,6 @@ from textrec.models import (
     sequence,
     text_ease,
 )
-from textrec.models.early_stopping import ValidationNDCG
 from textrec.models.encoder_joint import (
     ENCODER_SETTINGS,
     EncoderJointModel,
@@ -41,7 +39,13 @@ from textrec.models.factorization import (
     MatrixFactorization,
 )
 from textrec.models.implicit_library import ImplicitALS, ImplicitBPR, implicit_available
-from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
+from textrec.models.index import (
+    build_index,
+    candidate_embeddings,
+    recommend,
+    score_matrix,
+    tower_scores,
+)
 from textrec.models.item_based import EASE, ItemKNN, cosine_similarity, ease_weights
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
 from textrec.models.losses import average_loss
@@ -111,9 +115,7 @@ __all__ = [
     "EncoderJointModel",
     "EncoderSettings",
     "ReviewEncoder",
-    "early_stopping",
     "encoder_joint",
-    "ValidationNDCG",
     "encoder_joint_recipe",
     "JOINT_SETTINGS",
     "MF_SETTINGS",
@@ -155,6 +157,7 @@ __all__ = [
     "recommend",
     "review_dataset",
     "score_matrix",
+    "tower_scores",
     "sentiment_labels",
     "stack_vectors",
     "text_neighbour_scores",

@@ -19,13 +19,16 @@ the data.
 
 A recipe returns a :class:`Recipe`: ``build()`` makes a fresh, untrained model (call it inside
 a distribution strategy's scope, as :func:`textrec.models.fit_model` does),
-``train_dataset()`` its training batches, and ``fit()`` trains it. With ``stop_on=split`` it
-stops where the validation NDCG@10 of ``split`` is best (:class:`~textrec.models.
-early_stopping.ValidationNDCG`) and keeps that epoch's weights; a refit on train + validation
-then trains for ``history.best_epoch`` epochs::
+``train_dataset()`` its training batches, and ``fit()`` trains it. With ``stop_on=measure``
+(``model -> float``, the course's is :func:`textrec.evaluation.validation_ndcg`) it stops where
+the measure is best (:class:`~textrec.models.epoch_selection.BestEpoch`) and keeps that epoch's
+weights; a refit on train + validation then trains for ``history.best_epoch`` epochs::
 
     recipe = recipes.joint_model_recipe(user_text, item_text, reviews)
-    history = recipe.fit(stop_on=split)                 # at most settings.max_epochs
+    validation_ndcg = evaluation.validation_ndcg(split, recipe.user_ids, recipe.item_ids,
+                                                 models.tower_scores(recipe.user_ids,
+                                                                     recipe.item_ids))
+    history = recipe.fit(stop_on=validation_ndcg)      # at most settings.max_epochs
     model, epochs = history.model, history.best_epoch
 """
 
@@ -37,7 +40,7 @@ from collections.abc import Callable
 from textrec import config
 from textrec.data import schema, tfdata
 from textrec.data.review_vectors import ReviewVectors
-from textrec.models.early_stopping import ValidationNDCG
+from textrec.models.epoch_selection import BestEpoch
 from textrec.models.factorization import ImplicitMatrixFactorization
 from textrec.models.joint import JointModel, review_dataset
 from textrec.models.retrieval import TwoTowerModel, candidate_sampling_probabilities
@@ -48,7 +51,7 @@ from textrec.models.training import fit_model
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings:
     """How a recipe trains. learning_rate: Adam's; batch_size: None for the profile's;
-    max_epochs, patience: early stopping on validation NDCG@10 (``fit(stop_on=split)``) trains
+    max_epochs, patience: early stopping on validation NDCG@10 (``fit(stop_on=measure)``) trains
     at most ``max_epochs`` and stops after ``patience`` epochs without a better one; epochs: the
     epochs trained when there is no split to stop on (the number chosen on the real data's
     validation)."""
@@ -171,23 +174,26 @@ class Recipe:
 
     def fit(self, validation_dataset=None, epochs: int | None = None,
             batch_size: int | None = None, seed: int = config.SEED, callbacks=None,
-            strategy=None, stop_on=None, score_fn=None):
+            strategy=None, stop_on=None):
         """Train a fresh model with the settings' learning rate; returns the Keras ``History``
         (``history.model`` is the model, ``history.best_epoch`` the epochs it was trained for).
 
         Without ``stop_on``: ``epochs`` epochs (default ``settings.epochs``). With ``stop_on``
-        (a :class:`textrec.data.splits.Split`): at most ``epochs`` (default
-        ``settings.max_epochs``), stopping ``settings.patience`` epochs after the best
-        validation NDCG@10 of that split; the best epoch's weights are kept,
-        ``history.stopping`` is the :class:`~textrec.models.early_stopping.ValidationNDCG`
-        callback (``val_ndcg@10`` per epoch is in ``history.history``). ``score_fn``: how the
-        callback scores the model (default: the towers' dot product).
+        (a validation measure ``model -> float``, higher is better, e.g.
+        :func:`textrec.evaluation.validation_ndcg`): at most ``epochs`` (default
+        ``settings.max_epochs``), stopping ``settings.patience`` epochs after the best value;
+        the best epoch's weights are kept, ``history.stopping`` is the
+        :class:`~textrec.models.epoch_selection.BestEpoch` callback (its value per epoch is
+        ``val_ndcg@10`` in ``history.history``).
         """
+        if stop_on is not None and not callable(stop_on):
+            raise TypeError("stop_on must be a measure model -> float (e.g. "
+                            "textrec.evaluation.validation_ndcg(split, user_ids, item_ids, "
+                            f"scores)), got {type(stop_on).__name__}")
         callbacks = list(callbacks or [])
         stopping = None
         if stop_on is not None:
-            stopping = ValidationNDCG(stop_on, self.user_ids, self.item_ids,
-                                      patience=self.settings.patience, score_fn=score_fn)
+            stopping = BestEpoch(stop_on, patience=self.settings.patience)
             callbacks.insert(0, stopping)
             epochs = epochs or self.settings.max_epochs
         else:

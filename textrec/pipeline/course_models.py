@@ -62,18 +62,21 @@ def two_tower_fit(data: InteractionData, user_vectors, item_vectors, fit: str = 
     ``user_vectors`` / ``item_vectors``: text vectors by id (e.g. the text-only model's
     ``users`` and ``items``, any form of :mod:`textrec.models.text_table`). Epochs: ``epochs``
     when given; else, fitted on train, early stopping on the validation NDCG@10
-    (``recipe.fit(stop_on=split)``); refitted on train + validation, the settings' ``epochs``
-    (pass the epochs the train fit chose instead, as lesson 06 does). ``changes`` replace
-    single settings (e.g. ``use_text=False``).
+    (``recipe.fit(stop_on=evaluation.validation_ndcg(...))``); refitted on train + validation,
+    the settings' ``epochs`` (pass the epochs the train fit chose instead, as lesson 06 does).
+    ``changes`` replace single settings (e.g. ``use_text=False``).
     """
-    from textrec import models
+    from textrec import evaluation, models
 
     frame = fit_frame(data, fit)
     users = [str(u) for u in data.user_ids]
     items = [str(i) for i in data.item_ids]
     recipe = models.two_tower_recipe(user_vectors, item_vectors, frame, user_ids=users,
                                      item_ids=items, **changes)
-    stop_on = data.split if (fit == "train" and epochs is None) else None
+    stop_on = None
+    if fit == "train" and epochs is None:
+        stop_on = evaluation.validation_ndcg(data.split, users, items,
+                                             models.tower_scores(users, items))
     history = recipe.fit(epochs=epochs, seed=seed, stop_on=stop_on)
     model = history.model
     return (models.score_matrix(model.query_model, model.candidate_model, users, items),

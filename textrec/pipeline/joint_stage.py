@@ -25,7 +25,7 @@ def joint_stage(state: PipelineState) -> str:
     """Train and score; puts ``joint_model`` (the trained ``JointModel``), ``joint_history``
     (per-epoch logs), ``user_ids`` and ``item_ids`` (the towers' vocabularies), and
     validation NDCG@10, HR@10 and RMSE in ``state.metrics``."""
-    from textrec import models
+    from textrec import evaluation, models
     from textrec.data import tfdata
 
     split = state.need("prepared", "joint").split
@@ -36,9 +36,11 @@ def joint_stage(state: PipelineState) -> str:
     mean_rating = float(split.train[schema.RATING].mean())
     recipe = models.joint_model_recipe(user_text, item_text, split.train, review_vectors,
                                        settings=settings)
+    validation_ndcg = evaluation.validation_ndcg(split, user_text.ids, item_text.ids,
+                                                 models.tower_scores(user_text.ids, item_text.ids))
     history = recipe.fit(tfdata.interactions_dataset(split.validation,
                                                      batch_size=settings.batch_size),
-                         seed=seed, stop_on=split)
+                         seed=seed, stop_on=validation_ndcg)
     model = history.model
     state.put("joint", joint_model=model, joint_history=history.history, user_ids=user_text.ids,
               item_ids=item_text.ids)
@@ -106,7 +108,7 @@ def stopping_note(history) -> str:
     """A sentence on where early stopping put the model, and what the loss did meanwhile."""
     stopping = history.stopping
     note = (f"Validation NDCG@10 was best after epoch {stopping.best_epoch} of "
-            f"{stopping.stopped_epoch} ({stopping.best_value:.4f}); the model keeps that "
+            f"{stopping.stopped_epoch} ({stopping.best:.4f}); the model keeps that "
             "epoch's weights")
     validation = history.history.get("val_retrieval_loss", [])
     if not validation:
