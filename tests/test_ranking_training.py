@@ -277,3 +277,15 @@ def test_a_recipe_stopped_on_validation_reports_the_chosen_epoch():
         recipe.fit(stop_on=split)
     # Without a split the recipe trains the epochs it is told.
     assert recipe.fit(epochs=2, seed=0).best_epoch == 2
+
+
+def test_the_lesson_10_comparison_caps_each_model_at_its_own_most_epochs():
+    from types import SimpleNamespace
+
+    from textrec.pipeline import comparison
+
+    recipe = models.matrix_factorization_recipe(_train_frame(), user_ids=USERS, item_ids=ITEMS,
+                                                max_epochs=7, epochs=3)
+    assert comparison.max_epochs(recipe) == 7           # lessons 04-05: the early stopping's cap
+    sequence = models.SequenceSettings(max_epochs=40)
+    assert comparison.max_epochs(SimpleNamespace(settings=sequence)) == sequence.epochs()
