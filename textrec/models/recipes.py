@@ -190,6 +190,8 @@ class Recipe:
             raise TypeError("stop_on must be a measure model -> float (e.g. "
                             "textrec.evaluation.validation_ndcg(split, user_ids, item_ids, "
                             f"scores)), got {type(stop_on).__name__}")
+        if seed is not None:        # before the batches are shuffled: the first fit in a process
+            config.set_seeds(seed)  # then draws the same batches as every later one
         callbacks = list(callbacks or [])
         stopping = None
         if stop_on is not None:
