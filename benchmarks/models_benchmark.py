@@ -1,21 +1,23 @@
 """Recommenders on the real reviews: baselines, EASE, text-only, EASE with text side information,
-blends, two towers (ids / text), MF, joint; written to ``benchmarks/results/models.md`` and
-``models.json``.
+blends, user-based CF, and the course's neural models (matrix factorisation, the two towers, the
+joint model) with their hyper-parameters chosen on validation; written to
+``benchmarks/results/models.md`` and ``models.json``.
 
-    python benchmarks/models_benchmark.py [--data PATH] [--max-length 128] [--max-epochs 20]
-        [--selection-seeds 2] [--seeds 3] [--no-neural] [--bootstrap 1000]
+    python benchmarks/models_benchmark.py [--data PATH] [--max-length 128]
+        [--selection-seeds 2] [--seeds 3] [--budget-mf 8] [--budget-id 8] [--budget-text 12]
+        [--budget-joint 10] [--no-neural] [--no-synthetic] [--bootstrap 1000]
         [--out benchmarks/results/models.md]
 
 The closed-form part (``benchmarks/text_models.py``: random-ranking expected value, most
-popular, item-kNN, EASE, text-only and the ``textrec.models.text_ease`` models) goes
-through ``textrec.evaluation.Evaluator``: hyper-parameters chosen on validation, test reported
-for the fit on train and for the refit on train + validation. Its report is written first; the
-neural models (and user-based CF with neighbours from text or from history, lesson 05) follow
-and the report is rewritten with their refit rows. ``models.json`` is a list of rows with
-``model``, ``fit``, ``text_aware``, ``ndcg@10``, ``ndcg@10_cold``, ``hr@10``, ``diff_vs_ease``
-(paired per-user NDCG@10 difference against EASE in the same fit) and its
-``diff_vs_ease_interval`` (95% bootstrap), the same for cold users and long-tail targets, and
-``seconds_to_train``.
+popular, item-kNN, EASE, text-only and the ``textrec.models.text_ease`` models) goes through
+``textrec.evaluation.Evaluator``: hyper-parameters chosen on validation, test reported for the
+fit on train and for the refit on train + validation. Its report is written first; the rest
+follows and the report is rewritten with it. ``models.json`` is a list of rows with ``model``,
+``fit``, ``text_aware``, ``ndcg@10``, ``ndcg@10_cold``, ``hr@10``, ``diff_vs_ease`` (paired
+per-user NDCG@10 difference against EASE in the same fit) and its ``diff_vs_ease_interval``
+(95% bootstrap), the same for cold users and long-tail targets, ``seconds_to_train``; the neural
+rows add ``epochs``, ``seconds`` (one fit), ``hyperparameters`` (the chosen settings),
+``validation_ndcg@10`` and ``search`` (grid size, configurations tried, minutes).
 
 Protocol (one run does all of it):
 
@@ -24,26 +26,24 @@ Protocol (one run does all of it):
 * text: all-MiniLM-L6-v2 (the offline package), at most ``--max-length`` tokens per review;
   user interest vectors and item text vectors from the reviews the models may see (the file has
   no item descriptions);
-* metrics: HR@10 and NDCG@10 by full ranking over every item, with each user's seen items masked,
-  for all users and for users with at most 3 train interactions; RMSE of predicted ratings
-  (clipped to 1-5) for the models that predict ratings; seconds per training epoch (median over
-  the epochs after the first, which traces the graph);
-* selection: every hyper-parameter, the number of epochs included, is chosen on VALIDATION with
-  models fit on train: each configuration is fit ``--selection-seeds`` times and its validation
-  curves (NDCG@10 per epoch; RMSE for matrix factorisation) are averaged, so that one lucky seed
-  does not pick the winner; training stops after ``--patience`` epochs without improvement, at
-  most ``--max-epochs``;
-* test: each chosen configuration is refit on train + validation (text vectors rebuilt from
-  those reviews) for the chosen number of epochs, once per seed, and scored on test with train
-  and validation items masked. Reported numbers are means over the seeds.
+* metrics: HR@10 and NDCG@10 by full ranking over every item, with each user's seen items
+  masked, for all users, users with at most 3 train interactions and long-tail targets;
+* neural models: each built by its package recipe (``textrec.models.recipes``) and searched as
+  ``benchmarks/neural_search.py`` describes (budgeted grid, early stopping on validation
+  NDCG@10, curves averaged over ``--selection-seeds``); the chosen configuration trained
+  ``--seeds`` times for the chosen epochs, on train and on train + validation, and scored on
+  TEST (means over the seeds). The rating model (matrix factorisation of the stars) is kept as
+  the counter-example: chosen on validation RMSE, ranked by predicted rating;
+* the synthetic world (quick profile): the recipes with their default settings against EASE,
+  fit on train with early stopping on validation, scored on test (``models_synthetic.json``).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import itertools
+import json
 import sys
 import time
 from pathlib import Path
@@ -54,238 +54,204 @@ import numpy as np
 import pandas as pd
 
 from common import git_revision, machine, markdown_table, real_data_path
+from neural_search import K, build_world, ranking, run_searches
 
 FEW = 3
-K = 10
+NEURAL = ("matrix factorisation", "ID-only two-tower", "text-aware two-tower", "joint model")
+RATING_MF = "matrix factorisation on stars (ranked by predicted rating)"
+TEXT_ROWS = {"text-only (lesson 03)", "user-based CF, neighbours from text",
+             "text-aware two-tower", "joint model"}
 
 
-@dataclasses.dataclass
-class World:
-    """What a model may learn from (``history``) and what it is scored on (``part``)."""
 
-    split: object
-    part: str                  # "validation" or "test"
-    history: pd.DataFrame      # train, or train + validation
-    vectors: np.ndarray        # one review vector per row of history
-    user_ids: np.ndarray
-    item_ids: np.ndarray
-    user_text: object = None
-    item_text: object = None
-    targets: list = None
-    seen: list = None
-
-
-def build_world(split, part, history, vectors, user_ids, item_ids, method="mean"):
-    from textrec import interests
-    from textrec.evaluation import heldout
-
-    world = World(split, part, history, vectors, user_ids, item_ids)
-    world.user_text = interests.interest_vectors(history, vectors, method, half_life_days=180.0,
-                                                 user_ids=user_ids)
-    world.item_text = interests.item_text_vectors(_items_frame(item_ids), history, vectors,
-                                                  None, item_ids=item_ids)
-    world.targets, world.seen = heldout(split, part, user_ids, item_ids)
-    return world
-
-
-def _items_frame(item_ids):
-    from textrec.data import schema
-
-    return pd.DataFrame({schema.ITEM: item_ids, schema.DESCRIPTION: ""})
-
-
-def ranking(world, scores, few):
-    from textrec.evaluation import ranking_metrics
-
-    metrics = ranking_metrics(scores, world.targets, exclude=world.seen, ks=(K,), per_user=True)
-    per_user = metrics["per_user"]
-    return {"hr": metrics[f"hr@{K}"], "ndcg": metrics[f"ndcg@{K}"],
-            "hr_few": float(np.nanmean(per_user[f"hr@{K}"][few])),
-            "ndcg_few": float(np.nanmean(per_user[f"ndcg@{K}"][few])),
-            "ndcg_per_user": per_user[f"ndcg@{K}"], "hr_per_user": per_user[f"hr@{K}"]}
-
-
-# --- models -------------------------------------------------------------------------------------
-
-def two_tower_builder(world, config):
-    """Lesson 04's recipe (``models.two_tower_recipe``) with this run's settings."""
-    from textrec import models
-
-    return models.two_tower_recipe(
-        world.user_text, world.item_text, world.history, user_ids=world.user_ids,
-        item_ids=world.item_ids, embedding_dim=config["dim"],
-        hidden_units=tuple(config["hidden"]), use_text=config["text"],
-        use_query_ids=config.get("query_ids", True),
-        normalize=config["temperature"] is not None, temperature=config["temperature"]).build
-
-
-def joint_builder(world, config):
-    """Lesson 05's recipe (``models.joint_model_recipe``) with this run's settings."""
-    from textrec import models
-
-    w_U, w_A, w_R = config["weights"]
-    return models.joint_model_recipe(
-        world.user_text, world.item_text, world.history, world.vectors,
-        user_ids=world.user_ids, item_ids=world.item_ids, embedding_dim=config["dim"],
-        use_query_ids=config.get("query_ids", True),
-        w_U=w_U, w_A=w_A, w_R=w_R).build
-
-
-def mf_builder(world, config):
-    from textrec import models
-    from textrec.data import schema
-
-    mean_rating = float(world.history[schema.RATING].mean())
-    return lambda: models.MatrixFactorization(world.user_ids, world.item_ids, config["dim"],
-                                              global_mean=mean_rating, l2=config["l2"])
-
-
-def dataset_for(kind, world, config, seed):
-    from textrec import models
-    from textrec.data import tfdata
-
-    if kind == "joint":
-        return models.joint_model_recipe(world.user_text, world.item_text, world.history,
-                                         world.vectors).train_dataset(batch_size=config["batch"],
-                                                                      seed=seed)
-    return tfdata.interactions_dataset(world.history, batch_size=config["batch"], shuffle=True,
-                                       seed=seed)
-
-
-def model_scores(kind, world, model):
-    from textrec import models
-
-    if kind == "mf":
-        return model.rating_matrix(world.user_ids, world.item_ids)
-    return models.score_matrix(model.query_model, model.candidate_model, world.user_ids,
-                               world.item_ids)
-
-
-def predicted_ratings(kind, model, frame):
+def rating_mf(worlds, few, seeds, log):
+    """The counter-example: ``models.MatrixFactorization`` of the stars, L2 and epochs chosen on
+    validation RMSE, refit on train + validation, items ranked by predicted rating."""
     import tensorflow as tf
 
-    from textrec.data import schema
-
-    features = {schema.USER: tf.constant(frame[schema.USER].astype(str).tolist()),
-                schema.ITEM: tf.constant(frame[schema.ITEM].astype(str).tolist())}
-    predicted = model(features) if kind == "mf" else model.predict_rating(features)
-    return np.clip(np.asarray(predicted).ravel(), 1.0, 5.0)
-
-
-def rating_rmse(kind, model, frame):
-    from textrec.data import schema
+    from textrec import models
+    from textrec.data import schema, tfdata
     from textrec.evaluation import rmse
 
-    return rmse(frame[schema.RATING].to_numpy(float), predicted_ratings(kind, model, frame))
+    def build(world, l2):
+        mean = float(world.history[schema.RATING].mean())
+        return lambda: models.MatrixFactorization(world.user_ids, world.item_ids, 32,
+                                                  global_mean=mean, l2=l2)
 
+    def predicted(model, frame):
+        return np.clip(model({schema.USER: tf.constant(frame[schema.USER].astype(str).tolist()),
+                              schema.ITEM: tf.constant(frame[schema.ITEM].astype(str).tolist())}
+                             ).numpy(), 1, 5)
 
-def select_epochs(kind, world, config, few, max_epochs, patience, seeds):
-    """Fit on ``world`` (train) once per seed, scoring validation after every epoch; the best
-    epoch of the curve averaged over the seeds, and its mean metrics (NDCG@10 decides, RMSE for
-    MF). The first seed stops after ``patience`` epochs without improvement; the others run as
-    many epochs as it did."""
-    import tensorflow as tf
-
-    from textrec import models
-
-    builders = {"two_tower": two_tower_builder, "joint": joint_builder, "mf": mf_builder}
-    frame = getattr(world.split, world.part)
-    curves, seconds = [], []
-    for seed in seeds:
-        log = []
+    world = worlds["validation"]
+    frame = world.split.validation
+    best = None
+    for l2 in (1e-3, 1e-2, 1e-1):
+        curve = []
 
         class Validate(tf.keras.callbacks.Callback):
             def on_epoch_end(self, epoch, logs=None):
-                result = ranking(world, model_scores(kind, world, self.model), few)
-                result.pop("ndcg_per_user")
-                result.pop("hr_per_user")
-                if kind in ("mf", "joint"):
-                    result["rmse"] = rating_rmse(kind, self.model, frame)
-                result["objective"] = -result["rmse"] if kind == "mf" else result["ndcg"]
-                log.append(result)
-                best = int(np.argmax([r["objective"] for r in log]))
-                if not curves and len(log) - 1 - best >= patience:
-                    self.model.stop_training = True
+                curve.append(rmse(frame[schema.RATING].to_numpy(float),
+                                  predicted(self.model, frame)))
 
-        epochs = len(curves[0]) if curves else max_epochs
-        history = models.fit_model(builders[kind](world, config),
-                                   dataset_for(kind, world, config, seed), epochs=epochs,
-                                   learning_rate=config["lr"], callbacks=[Validate()], seed=seed)
-        curves.append(log)
-        # EpochTimer runs before Validate: these are training seconds only. The first epoch
-        # also traces the graph.
-        seconds.extend(history.history["epoch_seconds"][1:])
-    mean_curve = [{key: float(np.mean([curve[epoch][key] for curve in curves]))
-                   for key in curves[0][epoch]} for epoch in range(len(curves[0]))]
-    best = int(np.argmax([r["objective"] for r in mean_curve]))
-    result = dict(mean_curve[best], epoch_seconds=float(np.median(seconds)) if seconds else np.nan)
-    return best + 1, result
-
-
-def refit(kind, world, config, epochs, few, seeds):
-    """Fit ``world`` (train + validation) once per seed; mean test metrics and epoch time."""
-    from textrec import models
-
-    builders = {"two_tower": two_tower_builder, "joint": joint_builder, "mf": mf_builder}
-    frame = getattr(world.split, world.part)
+        models.fit_model(build(world, l2), tfdata.interactions_dataset(
+            world.history, batch_size=256, shuffle=True, seed=seeds[0]), epochs=20,
+            learning_rate=0.01, callbacks=[Validate()], seed=seeds[0])
+        epoch = int(np.argmin(curve))
+        if best is None or curve[epoch] < best[2]:
+            best = (l2, epoch + 1, curve[epoch])
+    l2, epochs, validation_rmse = best
     results = []
     for seed in seeds:
         start = time.perf_counter()
-        history = models.fit_model(builders[kind](world, config),
-                                   dataset_for(kind, world, config, seed), epochs=epochs,
-                                   learning_rate=config["lr"], seed=seed)
-        fit_seconds = time.perf_counter() - start
-        result = ranking(world, model_scores(kind, world, history.model), few)
-        result["fit_seconds"] = fit_seconds
-        if kind in ("mf", "joint"):
-            result["rmse"] = rating_rmse(kind, history.model, frame)
+        model = models.fit_model(build(worlds["test"], l2), tfdata.interactions_dataset(
+            worlds["test"].history, batch_size=256, shuffle=True, seed=seed), epochs=epochs,
+            learning_rate=0.01, seed=seed).model
+        seconds = time.perf_counter() - start
+        result = ranking(worlds["test"], model.rating_matrix(world.user_ids, world.item_ids), few)
+        test = worlds["test"].split.test
+        result.update(rmse=rmse(test[schema.RATING].to_numpy(float), predicted(model, test)),
+                      fit_seconds=seconds)
         results.append(result)
-    return _mean(results)
+    out = {key: (np.nanmean(np.stack([r[key] for r in results]), axis=0)
+                 if key.endswith("_per_user") else float(np.mean([r[key] for r in results])))
+           for key in results[0]}
+    log(f"{RATING_MF}: l2 {l2:g}, {epochs} epochs, validation RMSE {validation_rmse:.4f}; test "
+        f"NDCG@10 {out['ndcg']:.4f}, RMSE {out['rmse']:.4f}")
+    return out, {"l2": l2, "epochs": epochs, "validation_rmse": round(validation_rmse, 4)}
 
 
-def _mean(results):
-    out = {}
-    for key in results[0]:
-        values = [r[key] for r in results]
-        out[key] = np.nanmean(np.stack(values), axis=0) if key.endswith("_per_user") \
-            else float(np.mean(values))
-    out["ndcg_seed_std"] = float(np.std([r["ndcg"] for r in results]))
+def synthetic_check(log, seed: int = 42) -> dict:
+    """The recipes with their default (quick) settings on the synthetic world, against EASE
+    (lambda chosen on validation): fit on train, early stopping on validation, test NDCG@10."""
+    from textrec import config, evaluation, interests, models
+    from textrec.data.prepare import prepare_data
+    from textrec.text import TextEmbedder
+
+    config.set_seeds(seed)
+    data = prepare_data("synthetic", profile="quick", seed=seed)
+    split, train = data.split, data.split.train
+    review_vectors, description_vectors = interests.embed_train_and_items(
+        train, data.items, TextEmbedder())
+    reviews = models.ReviewVectors(train, review_vectors)
+    user_text = interests.interest_vectors(reviews)
+    item_text = interests.item_text_vectors(data.items, reviews,
+                                            description_vectors=description_vectors)
+    interactions = evaluation.InteractionData.from_split(split, user_ids=user_text.ids,
+                                                         item_ids=item_text.ids)
+    evaluator = evaluation.Evaluator(interactions, ks=(K,))
+    evaluator.run("EASE", models.EASE, grid={"l2": [10.0, 50.0, 200.0, 500.0, 1000.0]},
+                  refit=False)
+    evaluator.run("most popular", models.MostPopular, refit=False)
+    recipes = {
+        "matrix factorisation": models.matrix_factorization_recipe(
+            train, user_ids=user_text.ids, item_ids=item_text.ids),
+        "ID-only two-tower": models.two_tower_recipe(user_text, item_text, train,
+                                                     use_text=False),
+        "text-aware two-tower": models.two_tower_recipe(user_text, item_text, train),
+        "joint model": models.joint_model_recipe(user_text, item_text, reviews),
+    }
+    epochs = {}
+    validation_ndcg = evaluation.validation_ndcg(split, user_text.ids, item_text.ids,
+                                                 models.tower_scores(user_text.ids, item_text.ids))
+    for name, recipe in recipes.items():
+        history = recipe.fit(stop_on=validation_ndcg, seed=seed)
+        epochs[name] = history.best_epoch
+        scores = models.score_matrix(history.model.query_model, history.model.candidate_model,
+                                     user_text.ids, item_text.ids)
+        for part in ("validation", "test"):
+            evaluator.add(name, scores, part, "train")
+    results = evaluator.results
+    out = {"data": data.name, "users": int(interactions.n_users),
+           "items": int(interactions.n_items), "seed": seed, "models": {}}
+    for name in ("most popular", "EASE", *recipes):
+        validation_run = results.get(name, "validation", "train")
+        out["models"][name] = {
+            "validation_ndcg@10": round(validation_run.mean("ndcg@10"), 4),
+            "test_ndcg@10": round(results.get(name, "test", "train").mean("ndcg@10"), 4),
+            "test_ndcg@10_cold": round(float(np.nanmean(results.values(
+                name, "ndcg@10", "test", "train", "cold"))), 4),
+            "epochs": epochs.get(name)}
+        if name not in ("EASE", "most popular"):
+            test = results.compare(name, "EASE", "ndcg@10", "test", "train", n_resamples=1000,
+                                   seed=0, method="bootstrap")
+            out["models"][name]["diff_vs_ease"] = round(test["difference"], 4)
+            out["models"][name]["diff_vs_ease_interval"] = [round(test["low"], 4),
+                                                            round(test["high"], 4)]
+    out["models"]["EASE"]["params"] = results.get("EASE", "test", "train").params
+    log("synthetic: " + ", ".join(f"{name} {m['test_ndcg@10']:.4f}"
+                                  for name, m in out["models"].items()))
     return out
 
 
-# --- grids ------------------------------------------------------------------------------------
+def synthetic_section(synthetic: dict) -> str:
+    rows = []
+    for name, m in synthetic["models"].items():
+        rows.append({"model (synthetic, fit on train)": name,
+                     "validation NDCG@10": f"{m['validation_ndcg@10']:.4f}",
+                     "test NDCG@10": f"{m['test_ndcg@10']:.4f}",
+                     "test NDCG@10 cold": f"{m['test_ndcg@10_cold']:.4f}",
+                     "vs EASE [95%]": (f"{m['diff_vs_ease']:+.4f} "
+                                       f"{_interval(m['diff_vs_ease_interval'])}"
+                                       if "diff_vs_ease" in m else "-"),
+                     "epochs": m["epochs"] or "-"})
+    joint = synthetic["models"]["joint model"]
+    met = joint["diff_vs_ease"] >= 0
+    return (f"## The synthetic world (quick profile, the lessons' default data)\n\n"
+            f"{synthetic['data']}: {synthetic['users']} users, {synthetic['items']} items. The "
+            f"recipes with their default settings (the real data's choice), epochs by early "
+            f"stopping on validation, fit on train; EASE's lambda chosen on validation "
+            f"({synthetic['models']['EASE']['params']}); seed {synthetic['seed']}.\n\n"
+            f"{markdown_table(rows, list(rows[0]))}\n\n"
+            f"Aim: the joint model >= EASE on the synthetic world: "
+            f"**{'met' if met else 'not met'}** "
+            f"(test NDCG@10 {joint['test_ndcg@10']:.4f} against "
+            f"{synthetic['models']['EASE']['test_ndcg@10']:.4f}, difference "
+            f"{joint['diff_vs_ease']:+.4f} [{joint['diff_vs_ease_interval'][0]:+.4f}, "
+            f"{joint['diff_vs_ease_interval'][1]:+.4f}]).\n")
 
-def grids():
-    towers = [dict(dim=64, lr=0.003, hidden=hidden, temperature=temperature, batch=batch)
-              for hidden, temperature, batch in itertools.product(
-                  [(), (64,)], [None, 0.1], [256, 1024])]
-    return {
-        "ID-only two-tower": ("two_tower", [dict(c, text=False) for c in towers]),
-        # query_ids False: users are what they wrote (no user id embedding), a guess that
-        # should help users with few interactions.
-        "text-aware two-tower": ("two_tower", [dict(c, text=True, query_ids=True) for c in towers]
-                                 + [dict(c, text=True, query_ids=False) for c in towers
-                                    if c["hidden"] and c["batch"] == 256]),
-        "matrix factorisation": ("mf", [dict(dim=32, lr=0.01, l2=l2, batch=256)
-                                        for l2 in (1e-3, 1e-2, 1e-1)]),
-        "joint model": ("joint", [dict(dim=64, lr=0.003, batch=256, weights=weights,
-                                       query_ids=query_ids)
-                                  for weights, query_ids in [((1, 1, 1), True), ((1, 1, 1), False),
-                                                             ((0.1, 1, 1), True),
-                                                             ((1, 1, 0.1), True),
-                                                             ((1, 1, 0.1), False)]]),
-    }
+
+def _interval(values) -> str:
+    return f"[{values[0]:+.4f}, {values[1]:+.4f}]"
 
 
-def describe(config):
-    parts = []
-    for key, value in config.items():
-        if key == "hidden":
-            value = "-".join(map(str, value)) or "none"
-        if key == "weights":
-            key, value = "w_U/w_A/w_R", "/".join(f"{w:g}" for w in value)
-        parts.append(f"{key} {value}")
-    return ", ".join(parts)
+def aims_23(table: list[dict], comparisons: dict) -> str:
+    """The issue's aims for the neural models, each met or not, from the refit rows."""
+    rows = {row["model"]: row for row in table if row["fit"] == "train+validation"}
+    knn = rows["item-kNN"]["ndcg@10"]
+    lines = []
+    for name in NEURAL:
+        row = rows[name]
+        bar = 0.055 if name == "matrix factorisation" else knn
+        label = "0.055" if name == "matrix factorisation" else f"item-kNN's {knn:.4f}"
+        lines.append(f"- {name}: test NDCG@10 {row['ndcg@10']:.4f} against {label}: "
+                     f"**{'met' if row['ndcg@10'] >= bar else 'not met'}**.")
+    joint, ease, popular = rows["joint model"], rows["EASE"], rows["most popular"]
+    overall = joint["ratio_vs_ease"] >= 0.95
+    cold = joint["diff_vs_ease_cold"] >= 0
+    tail = joint["ndcg@10_tail"] > popular["ndcg@10_tail"]
+    lines.append(
+        f"- joint model >= 0.95 x EASE overall: {joint['ratio_vs_ease']:.3f} x "
+        f"({joint['ndcg@10']:.4f} against {ease['ndcg@10']:.4f}; paired difference "
+        f"{joint['diff_vs_ease']:+.4f} {_interval(joint['diff_vs_ease_interval'])}): "
+        f"**{'met' if overall else 'not met'}**.")
+    lines.append(
+        f"- joint model >= EASE on users with <= {FEW} train interactions: "
+        f"{joint['ndcg@10_cold']:.4f} against {ease['ndcg@10_cold']:.4f} (paired difference "
+        f"{joint['diff_vs_ease_cold']:+.4f} {_interval(joint['diff_vs_ease_cold_interval'])}): "
+        f"**{'met' if cold else 'not met'}**"
+        + ("" if not cold or joint["diff_vs_ease_cold_interval"][0] > 0 else
+           " in the mean, within noise") + ".")
+    lines.append(f"- joint model's long-tail NDCG@10 above most popular's: "
+                 f"{joint['ndcg@10_tail']:.4f} against {popular['ndcg@10_tail']:.4f}: "
+                 f"**{'met' if tail else 'not met'}**.")
+    text = comparisons[("text-aware two-tower", "ID-only two-tower")]
+    lines.append(f"- text-aware two-tower >= its ID-only twin: paired difference "
+                 f"{text['difference']:+.4f} [{text['low']:+.4f}, {text['high']:+.4f}]: "
+                 f"**{'met' if text['difference'] >= 0 else 'not met'}**"
+                 + ("" if text["low"] > 0 or text["difference"] < 0 else
+                    " in the mean, within noise") + ".")
+    return "\n".join(lines)
 
 
 # --- main -------------------------------------------------------------------------------------
@@ -294,16 +260,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data")
     parser.add_argument("--max-length", type=int, default=128)
-    parser.add_argument("--max-epochs", type=int, default=20)
-    parser.add_argument("--patience", type=int, default=5)
     parser.add_argument("--selection-seeds", type=int, default=2,
                         help="fits per configuration on train, validation curves averaged")
-    parser.add_argument("--seeds", type=int, default=3, help="refits on train + validation")
+    parser.add_argument("--seeds", type=int, default=3,
+                        help="fits of the chosen configuration, on train and on train + validation")
+    for name, budget in (("mf", 8), ("id", 8), ("text", 12), ("joint", 10)):
+        parser.add_argument(f"--budget-{name}", type=int, default=budget,
+                            help=f"configurations tried for the {name} model")
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "models.md"))
     parser.add_argument("--smoke", action="store_true",
-                        help="only the first configuration of each grid (to check the script runs)")
+                        help="one configuration per model, one seed, no text side-information "
+                             "models (to check the script runs)")
     parser.add_argument("--no-neural", action="store_true",
                         help="only the closed-form and text side-information models")
+    parser.add_argument("--no-synthetic", action="store_true",
+                        help="skip the synthetic world's check")
     parser.add_argument("--bootstrap", type=int, default=1000,
                         help="bootstrap resamples of the users for every interval")
     args = parser.parse_args()
@@ -313,12 +284,12 @@ def main() -> None:
     from textrec.data import schema, tfdata
     from textrec.data.prepare import prepare_data
     from textrec import evaluation
-    from textrec.evaluation import rmse
     from textrec.models import popularity as baselines, text_ease
     from textrec.text import TextEmbedder
 
     import text_models
 
+    log = lambda line: print(line, flush=True)  # noqa: E731
     path = real_data_path(args.data)
     data = prepare_data(str(path), profile="quick", seed=config.SEED)
     split = data.split
@@ -345,7 +316,8 @@ def main() -> None:
     reviews = text_ease.ReviewText.from_frame(both, interactions.user_ids, interactions.item_ids,
                                               vectors=both_vectors)
     evaluator, text_aware = text_models.run_matrix_models(
-        interactions, reviews, log=lambda line: print(line, flush=True))
+        interactions, reviews, log=lambda line: print(line, flush=True),
+        with_text=not args.smoke)
     out = Path(args.out)
 
     def report(extra: str) -> None:
@@ -372,8 +344,17 @@ def main() -> None:
             f"`{out.with_suffix('.json').name}`.")
         table = text_models.rows(evaluator.results, text_aware, n_resamples=args.bootstrap)
         text_models.add_validation(table, evaluator.results)
+        decorate(table)
+        if callable(extra):
+            extra = extra(table)
         text_models.write(table, header, extra, out, out.with_suffix(".json"))
         print(f"wrote {out} and {out.with_suffix('.json')}", flush=True)
+
+    neural_rows = {}   # model -> extra JSON fields of its rows
+
+    def decorate(table):
+        for row in table:
+            row.update(neural_rows.get((row["model"], row["fit"]), {}))
 
     report("Neural models (two-tower, joint, matrix factorisation) and user-based CF: not in "
            "this file (run without `--no-neural`; the file is rewritten when they finish).")
@@ -438,88 +419,146 @@ def main() -> None:
         print(f"neighbours from {source}: {best}, validation NDCG@10 {results[best]['ndcg']:.4f}",
               flush=True)
 
-    mean_rating = {part: float(world(part).history[schema.RATING].mean())
-                   for part in ("validation", "test")}
-    mean_row = {"rmse": rmse(test[schema.RATING], np.full(len(test), mean_rating["test"]))}
-    validation_mean_rmse = rmse(validation[schema.RATING],
-                                np.full(len(validation), mean_rating["validation"]))
 
-    # Trained models: select on validation, refit on train + validation, score on test.
-    for name, (kind, configs) in grids().items():
-        configs = configs[:1] if args.smoke else configs
-        best = None
-        for config_ in configs:
-            tic = time.perf_counter()
-            epochs, result = select_epochs(kind, world("validation"), config_, few,
-                                           args.max_epochs, args.patience, selection_seeds)
-            better = best is None or result["objective"] > best[2]["objective"]
-            print(f"  {name} [{describe(config_)}]: best epoch {epochs}, validation "
-                  f"NDCG@10 {result['ndcg']:.4f}" + (f", RMSE {result['rmse']:.4f}"
-                                                     if "rmse" in result else "")
-                  + f" ({time.perf_counter() - tic:.0f} s)", flush=True)
-            if better:
-                best = (config_, epochs, result)
-        config_, epochs, result = best
-        test_result = refit(kind, world("test"), config_, epochs, few, seeds)
-        chosen[name] = (config_, epochs)
-        rows.append((name, test_result, result, f"{describe(config_)}, epochs {epochs}"))
-        print(f"{name}: test NDCG@10 {test_result['ndcg']:.4f} "
-              f"(seed std {test_result['ndcg_seed_std']:.4f})", flush=True)
+    # The neural models: searched on validation, trained on train and on train + validation.
+    if args.smoke:
+        selection_seeds, seeds = selection_seeds[:1], seeds[:1]
+    budgets = {"mf": args.budget_mf, "id": args.budget_id, "text": args.budget_text,
+               "joint": args.budget_joint}
+    parts = {"validation": world("validation"), "test": world("test")}
+    chosen = run_searches(parts, budgets, selection_seeds, seeds, few, test, log,
+                          smoke=args.smoke)
+    star_result, star_params = rating_mf(parts, few, seeds, log)
 
-    # Every row of the lesson models, as test runs of the refit (train + validation) beside
-    # the closed-form ones: per-user metrics over the same users, means over the seeds.
     position = pd.Index(user_ids).get_indexer(interactions.user_ids.astype(str))
-    text_rows = {"text-only (lesson 03)", "user-based CF, neighbours from text",
-                 "text-aware two-tower", "joint model"}
+
+    def per_user(result):
+        return {f"ndcg@{K}": np.where(position >= 0, result["ndcg_per_user"][position], np.nan),
+                f"hr@{K}": np.where(position >= 0, result["hr_per_user"][position], np.nan)}
+
     for name, result, _, description in rows:
         if name == "most popular":
             continue            # the Evaluator's row is the same model
-        per_user = {f"ndcg@{K}": np.where(position >= 0, result["ndcg_per_user"][position],
-                                          np.nan),
-                    f"hr@{K}": np.where(position >= 0, result["hr_per_user"][position], np.nan)}
-        text_models.add_external_run(evaluator.results, name, "train+validation", per_user,
-                                     result.get("fit_seconds"), {"chosen": description})
-        if name in text_rows:
-            text_aware.add(name)
+        text_models.add_external_run(evaluator.results, name, "train+validation",
+                                     per_user(result), result.get("fit_seconds"),
+                                     {"chosen": description})
+    text_models.add_external_run(evaluator.results, RATING_MF, "train+validation",
+                                 per_user(star_result), star_result["fit_seconds"], star_params)
+    for name, found in chosen.items():
+        params = dict(found["changes"], epochs=found["selection"]["epochs"])
+        for fit, key in (("train", "train"), ("train+validation", "refit")):
+            text_models.add_external_run(evaluator.results, name, fit, per_user(found[key]),
+                                         found[key]["fit_seconds"], params)
+            neural_rows[name, fit] = {
+                "epochs": found["selection"]["epochs"],
+                "seconds": round(found[key]["fit_seconds"], 2),
+                "hyperparameters": found["changes"],
+                "validation_ndcg@10": round(found["selection"]["ndcg"], 5),
+                "search": {"grid_size": found["grid_size"], "budget": found["budget"],
+                           "tried": len(found["tried"]),
+                           "selection_seeds": len(selection_seeds), "seeds": len(seeds),
+                           "minutes": round(found["seconds"] / 60, 1)},
+                "ndcg@10_seed_std": round(found[key]["ndcg_seed_std"], 5)}
+            if "rmse" in found[key]:
+                neural_rows[name, fit]["rmse"] = round(found[key]["rmse"], 4)
+    neural_rows[RATING_MF, "train+validation"] = {"rmse": round(star_result["rmse"], 4),
+                                                  "hyperparameters": star_params}
+    text_aware.update(name for name in TEXT_ROWS)
+
+    comparisons = {}
+    pairs = [("text-aware two-tower", "ID-only two-tower"), ("joint model", "ID-only two-tower"),
+             ("joint model", "text-aware two-tower"), ("matrix factorisation", RATING_MF),
+             ("user-based CF, neighbours from text", "user-based CF, neighbours from history")]
+    for better, worse in pairs:
+        comparisons[better, worse] = evaluator.results.compare(
+            better, worse, f"ndcg@{K}", "test", "train+validation", n_resamples=args.bootstrap,
+            seed=0, method="bootstrap")
+        comparisons[better, worse, "cold"] = evaluator.results.compare(
+            better, worse, f"ndcg@{K}", "test", "train+validation", "cold",
+            n_resamples=args.bootstrap, seed=0, method="bootstrap")
+
+    synthetic = None if args.no_synthetic else synthetic_check(log)
+    if synthetic is not None:
+        out.with_name(out.stem + "_synthetic.json").write_text(json.dumps(synthetic, indent=1)
+                                                              + "\n")
+
+    def extra(table):
+        return neural_report(table, chosen, rows, star_params, comparisons, selection_seeds,
+                             seeds, mean_rmse, synthetic)
+
+    mean_rmse = evaluation.rmse(test[schema.RATING].to_numpy(float),
+                                np.full(len(test), float(both[schema.RATING].mean())))
+    report(extra)
+
+
+def neural_report(table, chosen, rows, star_params, comparisons, selection_seeds, seeds,
+                  mean_rmse, synthetic) -> str:
+    """The sections after the tables: the aims, how each model was chosen, paired differences,
+    the synthetic world."""
+    from neural_search import describe
 
     details = []
     for name, result, validation_result, description in rows:
         details.append({"model": name, "chosen on validation": description,
                         "validation NDCG@10": f"{validation_result['ndcg']:.4f}",
-                        f"validation NDCG@10 (<= {FEW})": f"{validation_result['ndcg_few']:.4f}",
-                        "test RMSE (refit)": f"{result['rmse']:.4f}" if "rmse" in result else "-",
-                        "s / epoch": f"{validation_result['epoch_seconds']:.2f}"
-                        if "epoch_seconds" in validation_result else "-"})
-    details.append({"model": "predict the mean rating",
-                    "test RMSE (refit)": f"{mean_row['rmse']:.4f}",
-                    "validation RMSE": f"{validation_mean_rmse:.4f}"})
-    for row in details:
-        for column in details[0]:
-            row.setdefault(column, "-")
-
-    # The course's claim, tested directly: paired differences of per-user test NDCG@10.
-    by_name = {name: result["ndcg_per_user"] for name, result, _, _ in rows}
-    comparisons = []
-    for better, worse in [("text-aware two-tower", "ID-only two-tower"),
-                          ("joint model", "ID-only two-tower"),
-                          ("user-based CF, neighbours from text",
-                           "user-based CF, neighbours from history")]:
-        row = {"comparison": f"{better} - {worse}"}
-        for label, mask in [("all users", np.ones_like(few)), (f"users with <= {FEW}", few)]:
-            difference = (by_name[better] - by_name[worse])[mask]
-            n = np.isfinite(difference).sum()
-            row[f"NDCG@10 difference, {label} (± 2 s.e.)"] = (
-                f"{np.nanmean(difference):+.4f} ± {2 * np.nanstd(difference) / np.sqrt(n):.4f}")
-        comparisons.append(row)
-
-    report(f"## Lesson models (refit rows above): how they were chosen\n\n"
-           f"Neural models: every hyper-parameter and the number of epochs chosen on validation "
-           f"(fit on train, validation curves averaged over {len(selection_seeds)} seeds), then "
-           f"refit on train + validation {len(seeds)} times; their rows are means over the "
-           f"seeds (per-user metrics averaged), and `train s` is one refit. They are reported "
-           f"for the refit only.\n\n{markdown_table(details, list(details[0]))}\n\n"
-           f"Paired differences between lesson models on test (per-user NDCG@10, same users; "
-           f"± 2 standard errors):\n\n{markdown_table(comparisons, list(comparisons[0]))}\n")
+                        "epochs": "-", "configurations (grid)": "-", "search min": "-",
+                        "s / fit": "-", "test RMSE (refit)": "-"})
+    for name, found in chosen.items():
+        selection = found["selection"]
+        details.append({"model": name, "chosen on validation": describe(found["changes"]),
+                        "validation NDCG@10": f"{selection['ndcg']:.4f}",
+                        "epochs": selection["epochs"],
+                        "configurations (grid)": f"{len(found['tried'])} ({found['grid_size']})",
+                        "search min": f"{found['seconds'] / 60:.1f}",
+                        "s / fit": f"{found['refit']['fit_seconds']:.1f}",
+                        "test RMSE (refit)": (f"{found['refit']['rmse']:.4f}"
+                                              if "rmse" in found["refit"] else "-")})
+    star = next(r for r in table if r["model"] == RATING_MF)
+    details.append({"model": RATING_MF, "chosen on validation":
+                    f"l2 {star_params['l2']:g} (validation RMSE "
+                    f"{star_params['validation_rmse']})",
+                    "validation NDCG@10": "-", "epochs": star_params["epochs"],
+                    "configurations (grid)": "3 (3)", "search min": "-", "s / fit": "-",
+                    "test RMSE (refit)": f"{star['rmse']:.4f}"})
+    details.append({"model": "predict the mean rating", "chosen on validation": "-",
+                    "validation NDCG@10": "-", "epochs": "-", "configurations (grid)": "-",
+                    "search min": "-", "s / fit": "-", "test RMSE (refit)": f"{mean_rmse:.4f}"})
+    paired = []
+    for key, test in comparisons.items():
+        if len(key) == 3:
+            continue
+        cold = comparisons[key + ("cold",)]
+        paired.append({"comparison (test, refit)": f"{key[0]} - {key[1]}",
+                       "NDCG@10 difference, all users [95%]":
+                           f"{test['difference']:+.4f} [{test['low']:+.4f}, {test['high']:+.4f}]",
+                       f"users with <= {FEW} [95%]":
+                           f"{cold['difference']:+.4f} [{cold['low']:+.4f}, {cold['high']:+.4f}]"})
+    tried = []
+    for name, found in chosen.items():
+        for attempt in sorted(found["tried"], key=lambda r: -r["ndcg"]):
+            tried.append({"model": name, "configuration": describe(attempt["changes"]),
+                          "validation NDCG@10": f"{attempt['ndcg']:.4f}",
+                          "epochs (of run)": f"{attempt['epochs']} ({attempt['epochs_run']})",
+                          "s / epoch": f"{attempt['epoch_seconds']:.2f}"})
+    return (f"## Aims of issue #23 (the neural models, refit on train + validation)\n\n"
+            f"{aims_23(table, comparisons)}\n\n"
+            f"## The neural models: how they were chosen\n\n"
+            f"Each neural model is its package recipe (`textrec.models.recipes`). Search: a "
+            f"budget of configurations from each grid (the recipe's current settings first, the "
+            f"rest in a fixed random order), each fit on train {len(selection_seeds)} time(s) with "
+            f"early stopping on validation NDCG@10 (`Recipe.fit(stop_on=...)` with "
+            f"`evaluation.validation_ndcg`); the score is "
+            f"the best epoch of the mean validation curve. The joint model's search varies its "
+            f"loss weights on the chosen text-aware towers. The chosen configuration is trained "
+            f"{len(seeds)} time(s) for the chosen epochs on train (rows `train`) and on train + "
+            f"validation (rows `train+validation`); rows are means over those seeds. `l2` is the "
+            f"penalty per average item (`models.penalty_weight`).\n\n"
+            f"{markdown_table(details, list(details[0]))}\n\n"
+            f"Paired differences on test (per-user NDCG@10, same users, 95% bootstrap):\n\n"
+            f"{markdown_table(paired, list(paired[0]))}\n\n"
+            + (synthetic_section(synthetic) + "\n" if synthetic else "")
+            + f"## Every configuration tried (validation NDCG@10, fit on train)\n\n"
+            f"{markdown_table(tried, list(tried[0]))}\n")
 
 
 if __name__ == "__main__":

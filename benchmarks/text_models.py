@@ -58,9 +58,10 @@ def random_expected(data, fit: str) -> dict:
     return {f"hr@{K}": hr, f"ndcg@{K}": ndcg}
 
 
-def run_matrix_models(data, reviews, log=print):
+def run_matrix_models(data, reviews, log=print, with_text: bool = True):
     """Evaluate the random expectation, most popular, item-kNN, EASE, text-only and the text
-    EASE variants on ``data`` (an InteractionData); returns (evaluator, text-aware names)."""
+    EASE variants (not with ``with_text=False``) on ``data`` (an InteractionData); returns
+    (evaluator, text-aware names)."""
     from textrec import evaluation, models
     from textrec.models import text_ease
     from textrec.evaluation.results import Run
@@ -75,7 +76,7 @@ def run_matrix_models(data, reviews, log=print):
         evaluator.run(name, factory, grid=grid)
         log(f"{name}: {_line(evaluator, name)}")
     text_aware = set()
-    for name, (kind, grid) in text_grids().items():
+    for name, (kind, grid) in (text_grids() if with_text else {}).items():
         if kind == "lm" and reviews.vectors is None:
             continue
         factory = functools.partial(text_ease.TextOnly if name.startswith("text-only")
@@ -106,9 +107,11 @@ def rows(results, text_aware: set, n_resamples: int = 1000, seed: int = 0) -> li
     of per-user NDCG@K against EASE in the same fit with its bootstrap interval, seconds."""
     from textrec.evaluation import bootstrap_ci
 
+    from textrec.evaluation import RANDOM as EVALUATOR_RANDOM
+
     out = []
     for run in results.runs:
-        if run.part != "test":
+        if run.part != "test" or run.model == EVALUATOR_RANDOM:   # the same as RANDOM's row
             continue
         row = {"model": run.model, "fit": run.fit, "text_aware": run.model in text_aware}
         for metric in METRICS:

@@ -157,8 +157,10 @@ def test_top_k_metrics_only_when_evaluating():
     features = {schema.USER: rng.choice(USERS, 48), schema.ITEM: rng.choice(ITEMS, 48)}
     dataset = tf.data.Dataset.from_tensor_slices(features).batch(16)
     history = models.fit_model(
-        lambda: models.ImplicitMatrixFactorization(USERS, ITEMS, 8, candidates=ITEMS,
-                                                   metrics_ks=(5,)),
+        lambda: models.TwoTowerModel(
+            models.QueryTower(USERS, 8, hidden_units=(), use_text=False),
+            models.CandidateTower(ITEMS, 8, hidden_units=(), use_text=False),
+            candidates=ITEMS, metrics_ks=(5,)),
         dataset, epochs=1, learning_rate=0.05)
     key = "factorized_top_k/top_5_categorical_accuracy"
     assert history.history[key] == [0.0]  # not computed on training batches

@@ -60,20 +60,24 @@ def test_lesson_04_two_tower_equals_the_recipe():
         size=(5, DIM))), _Vectors(np.array(ITEMS, object), np.random.default_rng(2).normal(
             size=(7, DIM)))
     train = _reviews()
-    settings = models.TwoTowerSettings(embedding_dim=4, hidden_units=(5,), temperature=0.5)
+    settings = models.TwoTowerSettings(embedding_dim=4, text_projection_units=3, temperature=0.5)
     recipe = models.two_tower_recipe(user_text, item_text, train, settings=settings)
     package = recipe.build()
     batch = next(iter(recipe.train_dataset(batch_size=8)))
     ours = page["TwoTower"](
-        page["Tower"](USERS, user_text, 4, (5,), schema.USER),
-        page["Tower"](ITEMS, item_text, 4, (5,), schema.ITEM),
+        page["Tower"](USERS, user_text, 4, 3, schema.USER, False, True, settings.text_dropout),
+        page["Tower"](ITEMS, item_text, 4, 3, schema.ITEM, True, True, settings.text_dropout),
         temperature=0.5, remove_accidental_hits=True,
-        probabilities=models.candidate_sampling_probabilities(train))
+        probabilities=models.candidate_sampling_probabilities(train), l2=package.l2)
     ours.compute_loss(batch), package.compute_loss(batch)
     page["copy_tower"](ours.query_tower, package.query_model)
     page["copy_tower"](ours.candidate_tower, package.candidate_model)
+    # A non-zero item bias, so that copying it is checked too.
+    package.candidate_model.id_bias.set_weights(
+        [np.linspace(-1, 1, len(ITEMS) + 1, dtype="float32")[:, None]])
+    page["copy_tower"](ours.candidate_tower, package.candidate_model)
     expected = float(package.compute_loss(batch))
-    assert expected > 0
+    assert expected > 0 and package.l2 > 0
     assert float(ours.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
 
 
@@ -93,13 +97,16 @@ def test_lesson_05_models_equal_the_package():
     batch = next(iter(recipe.train_dataset(batch_size=8)))
     ours = page["JointModel"](package.query_model, package.candidate_model, 0.5, 1.5, 2.0,
                               float(train[schema.RATING].mean()),
-                              models.candidate_sampling_probabilities(train), hidden_units=4)
-    ours.compute_loss(batch), package.compute_loss(batch, training=True)
+                              models.candidate_sampling_probabilities(train), hidden_units=4,
+                              l2=package.l2)
+    ours.compute_loss(batch), package.compute_loss(batch)
     ours.sentiment_head.set_weights(package.sentiment_head.get_weights())
     ours.rating_head.set_weights(package.rating_head.get_weights())
-    expected = float(package.compute_loss(batch, training=True))
-    terms = package.loss_terms(batch, training=True)
-    assert all(float(tf.reduce_mean(terms[t])) > 0 for t in ("text", "retrieval", "rating"))
+    expected = float(package.compute_loss(batch))
+    terms = package.loss_terms(batch)
+    assert package.l2 > 0
+    assert all(float(tf.reduce_mean(terms[t])) > 0
+               for t in ("text", "retrieval", "rating", "penalty"))
     assert float(ours.compute_loss(batch)) == pytest.approx(expected, rel=1e-5)
 
     mf = page["MatrixFactorization"](USERS, ITEMS, 3, 4.0, 0.01)

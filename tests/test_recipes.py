@@ -45,8 +45,22 @@ def test_settings_are_frozen_and_weights_are_named():
     with pytest.raises(Exception):
         settings.w_U = 2.0
     changed = settings.with_weights(0, 1, 2)
-    assert changed.weights == (0.0, 1.0, 2.0) and settings.weights == (1.0, 1.0, 1.0)
-    assert settings.epochs("quick") == 3 * config.get_profile("quick").epochs
+    assert changed.weights == (0.0, 1.0, 2.0) and settings.weights == (settings.w_U, 1.0,
+                                                                        settings.w_R)
+    # The ranking term leads; the text and rating terms only shape the towers.
+    assert settings.w_A == 1.0 and settings.w_U < 1.0 and settings.w_R < 1.0
+    for table in (models.MF_SETTINGS, models.TWO_TOWER_SETTINGS, models.JOINT_SETTINGS):
+        for profile in config.PROFILE_NAMES:
+            chosen = table[profile]
+            assert chosen.l2 > 0 and 1 <= chosen.epochs <= chosen.max_epochs
+            assert chosen.patience < chosen.max_epochs
+
+
+def test_the_penalty_is_given_per_average_item():
+    train = pd.DataFrame({schema.ITEM: ["a", "a", "b", "c"]})     # 3 items, 4 interactions
+    assert models.penalty_weight(2.0, train) == pytest.approx(2.0 * 3 / 4)
+    with pytest.raises(ValueError, match="l2"):
+        models.penalty_weight(-1.0, train)
 
 
 def _reviews(n=6):
@@ -96,5 +110,56 @@ def test_joint_recipe_builds_the_settings_model():
     assert (model.text_weight, model.retrieval_weight, model.rating_weight) == (0.5, 1.0, 2.0)
     batch = next(iter(recipe.train_dataset(batch_size=6)))
     assert np.isfinite(float(model.compute_loss(batch, training=True)))
-    assert model.query_model(batch).shape == (6, 8)
+    width = 8 + recipe.settings.text_projection_units + 1   # [id embedding, projected text, 1]
+    assert model.query_model(batch).shape == (6, width)
     assert tf.reduce_all(tf.math.is_finite(model.predict_rating(batch)))
+
+
+# --- the pipeline and the benchmark train the same recipes --------------------------------------
+
+def test_the_benchmark_searches_start_from_the_recipes_settings():
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import neural_search
+
+    defaults = {"mf": models.MF_SETTINGS["quick"], "id": models.TWO_TOWER_SETTINGS["quick"],
+                "text": models.TWO_TOWER_SETTINGS["quick"], "joint": models.JOINT_SETTINGS["quick"]}
+    budgets = {"mf": 3, "id": 3, "text": 3, "joint": 3}
+    for search in neural_search.searches(budgets):
+        configurations = neural_search.configurations(search, defaults[search.kind])
+        assert len(configurations) == 3 and len({str(c) for c in configurations}) == 3
+        # The recipe's current settings are on the grid and tried first.
+        assert configurations[0] == {name: getattr(defaults[search.kind], name)
+                                     for name in search.space}
+
+
+def test_the_benchmark_and_the_pipeline_build_models_with_the_recipes(monkeypatch):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import neural_search
+
+    from textrec.pipeline import course_models
+
+    calls = []
+    for name in ("matrix_factorization_recipe", "two_tower_recipe", "joint_model_recipe"):
+        original = getattr(models, name)
+
+        def recording(*args, _name=name, _original=original, **kwargs):
+            calls.append(_name)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(models, name, recording)
+    frame = _reviews()
+    rng = np.random.default_rng(0)
+    users, items = ["u0", "u1", "u2"], [f"i{i}" for i in range(6)]
+    world = neural_search.World(None, "validation", frame, rng.normal(size=(6, 4)),
+                                np.array(users, object), np.array(items, object),
+                                ({u: rng.normal(size=4) for u in users}),
+                                ({i: rng.normal(size=4) for i in items}))
+    for kind in ("mf", "id", "text", "joint"):
+        assert neural_search.recipe(kind, world, {}).settings.l2 > 0
+    assert calls == ["matrix_factorization_recipe", "two_tower_recipe", "two_tower_recipe",
+                     "joint_model_recipe"]
+    assert "models.two_tower_recipe(" in Path(course_models.__file__).read_text()

@@ -50,6 +50,7 @@ from textrec.evaluation.protocol import (
     heldout,
     interaction_matrix,
     random_reference,
+    validation_ndcg,
 )
 from textrec.evaluation.results import SLICES, EvaluationResults, Run
 from textrec.evaluation.sampled import first_targets, sampled_ranking_metrics, sampled_ranks
@@ -92,6 +93,7 @@ __all__ = [
     "evaluate_scores",
     "first_targets",
     "heldout",
+    "validation_ndcg",
     "hit_rate_at_k",
     "interaction_matrix",
     "intra_list_diversity",

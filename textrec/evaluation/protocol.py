@@ -169,6 +169,24 @@ def evaluate_scores(scores, split: splits.Split, user_ids, item_ids, part: str =
     return metrics.ranking_metrics(scores, targets, exclude=exclude, ks=ks, per_user=per_user)
 
 
+def validation_ndcg(split: splits.Split, user_ids, item_ids, scores, k: int = 10):
+    """The measure that chooses a trained model's epochs: ``model -> NDCG@k`` on the validation
+    part of ``split`` by full ranking (train items masked), through :func:`heldout` and
+    :func:`textrec.evaluation.metrics.ranking_metrics` like every other score here.
+
+    ``scores``: ``model -> float [len(user_ids), len(item_ids)]`` (for towers,
+    :func:`textrec.models.tower_scores`). Give it to :class:`textrec.models.BestEpoch` or to
+    ``recipe.fit(stop_on=...)``. Only validation: epochs are a hyper-parameter, never chosen on
+    test.
+    """
+    targets, exclude = heldout(split, "validation", user_ids, item_ids)
+
+    def measure(model) -> float:
+        return float(metrics.ranking_metrics(scores(model), targets, exclude=exclude,
+                                             ks=(k,))[f"ndcg@{k}"])
+    return measure
+
+
 def random_reference(split: splits.Split, part: str, user_ids, item_ids, ks=(10,)) -> dict:
     """The expected metrics of a uniformly random ranking over the same users, items,
     targets and exclusions as :func:`evaluate_scores` (means over the evaluated users; see

@@ -33,9 +33,19 @@ from textrec.models.encoder_joint import (
     ReviewEncoder,
     encoder_joint_recipe,
 )
-from textrec.models.factorization import ImplicitMatrixFactorization, MatrixFactorization
+from textrec.models.factorization import (
+    FactorTower,
+    ImplicitMatrixFactorization,
+    MatrixFactorization,
+)
 from textrec.models.implicit_library import ImplicitALS, ImplicitBPR, implicit_available
-from textrec.models.index import build_index, candidate_embeddings, recommend, score_matrix
+from textrec.models.index import (
+    build_index,
+    candidate_embeddings,
+    recommend,
+    score_matrix,
+    tower_scores,
+)
 from textrec.models.item_based import EASE, ItemKNN, cosine_similarity, ease_weights
 from textrec.models.joint import REVIEW_VECTOR, JointModel, review_dataset, sentiment_labels
 from textrec.models.losses import average_loss
@@ -49,11 +59,16 @@ from textrec.models.neighbours import (
 from textrec.models.popularity import MostPopular, item_popularity, most_popular_scores
 from textrec.models.recipes import (
     JOINT_SETTINGS,
+    MF_SETTINGS,
     TWO_TOWER_SETTINGS,
     JointSettings,
+    MatrixFactorizationSettings,
     Recipe,
+    TrainingSettings,
     TwoTowerSettings,
     joint_model_recipe,
+    matrix_factorization_recipe,
+    penalty_weight,
     two_tower_recipe,
 )
 from textrec.models.recipes import SEQUENCE_SETTINGS, SequenceSettings, sequence_model_recipe
@@ -103,18 +118,24 @@ __all__ = [
     "encoder_joint",
     "encoder_joint_recipe",
     "JOINT_SETTINGS",
+    "MF_SETTINGS",
     "TWO_TOWER_SETTINGS",
     "JointSettings",
+    "MatrixFactorizationSettings",
     "Recipe",
     "ReviewVectors",
+    "TrainingSettings",
     "TwoTowerSettings",
     "joint_model_recipe",
+    "matrix_factorization_recipe",
+    "penalty_weight",
     "recipes",
     "two_tower_recipe",
     "QUERY_VECTOR",
     "REVIEW_VECTOR",
     "CandidateTower",
     "EpochTimer",
+    "FactorTower",
     "ImplicitMatrixFactorization",
     "JointModel",
     "MatrixFactorization",
@@ -136,6 +157,7 @@ __all__ = [
     "recommend",
     "review_dataset",
     "score_matrix",
+    "tower_scores",
     "sentiment_labels",
     "stack_vectors",
     "text_neighbour_scores",

@@ -34,7 +34,6 @@ import tensorflow as tf
 
 from textrec.data import schema
 from textrec.models.joint import REVIEW_VECTOR, JointModel
-from textrec.models.retrieval import candidate_sampling_probabilities
 from textrec.models.text_table import TextVectorTable
 from textrec.models.towers import QUERY_VECTOR
 
@@ -256,8 +255,7 @@ def encoder_joint_recipe(user_text, item_text, reviews, states, mask, encoder_mo
     base = recipes.joint_model_recipe(user_text, item_text, reviews, settings=settings,
                                       **changes)
     settings = base.settings
-    probabilities = (candidate_sampling_probabilities(reviews.frame) if settings.log_q
-                     else None)
+    options = recipes.retrieval_options(settings, reviews.frame)
     user_ids = user_text.ids
     sums = user_vector_sums(reviews.column(schema.USER), reviews.vectors, user_ids)
     built = []
@@ -274,17 +272,15 @@ def encoder_joint_recipe(user_text, item_text, reviews, states, mask, encoder_mo
             text_weight=settings.w_U, retrieval_weight=settings.w_A, rating_weight=settings.w_R,
             sentiment_hidden_units=settings.sentiment_hidden_units,
             rating_hidden_units=settings.rating_hidden_units,
-            mean_rating=float(reviews.column(schema.RATING).mean()),
-            temperature=settings.temperature,
-            remove_accidental_hits=settings.remove_accidental_hits,
-            candidate_probabilities=probabilities)
+            mean_rating=float(reviews.column(schema.RATING).mean()), **options)
         built.append(model)
         return model
 
     def train_dataset(batch_size=None, seed=config.SEED):
         from textrec.models.joint import review_dataset
 
-        return review_dataset(reviews, batch_size=batch_size, seed=seed,
+        return review_dataset(reviews, batch_size=batch_size or settings.batch_size, seed=seed,
                               extra={REVIEW_STATES: states, REVIEW_MASK: mask})
 
-    return recipes.Recipe(build, train_dataset, settings, epochs=encoder_settings.epochs)
+    return recipes.Recipe(build, train_dataset, settings, base.user_ids, base.item_ids,
+                          epochs=encoder_settings.epochs)

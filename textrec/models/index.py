@@ -123,3 +123,11 @@ def score_matrix(query_model, candidate_model, user_ids, item_ids,
     queries = [query_model(tf.constant(users[start:start + batch_size])).numpy()
                for start in range(0, len(users), batch_size)]
     return (np.concatenate(queries) @ items.T).astype(np.float32)
+
+
+def tower_scores(user_ids, item_ids, batch_size: int = 1024):
+    """``model -> score_matrix(model.query_model, model.candidate_model, user_ids, item_ids)``:
+    how a model with two towers (the two-tower, the joint model, matrix factorisation) scores
+    every user against every item, e.g. for :func:`textrec.evaluation.validation_ndcg`."""
+    return lambda model: score_matrix(model.query_model, model.candidate_model, user_ids,
+                                      item_ids, batch_size)

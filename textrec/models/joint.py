@@ -136,12 +136,14 @@ class JointModel(TwoTowerModel):
 
     def loss_terms(self, features, training: bool = False) -> dict:
         """Per-example losses of each term present in ``features``: ``{"text", "retrieval",
-        "rating"}`` -> float [batch size] (text only with review vectors, rating only with
-        ratings)."""
-        query_embeddings = self.query_model(features)
-        candidate_embeddings = self.candidate_model(features)
+        "rating", "penalty"}`` -> float [batch size] (text only with review vectors, rating
+        only with ratings; ``penalty`` is the towers' embedding penalty ``|q|^2 + |c|^2``,
+        weighted by ``l2``)."""
+        query_embeddings = self.query_model(features, training=training)
+        candidate_embeddings = self.candidate_model(features, training=training)
         terms = {"retrieval": self.retrieval_losses(
-            features, query_embeddings, candidate_embeddings, training=training)}
+            features, query_embeddings, candidate_embeddings, training=training),
+                 "penalty": self.embedding_penalty(query_embeddings, candidate_embeddings)}
         if schema.RATING in features:
             ratings = tf.cast(tf.reshape(features[schema.RATING], [-1]), tf.float32)
             predictions = self.rating_from_embeddings(query_embeddings, candidate_embeddings)
@@ -162,9 +164,9 @@ class JointModel(TwoTowerModel):
     def compute_loss(self, features, training: bool = False):
         terms = self.loss_terms(features, training=training)
         weights = {"text": self.text_weight, "retrieval": self.retrieval_weight,
-                   "rating": self.rating_weight}
+                   "rating": self.rating_weight, "penalty": self.l2}
         trackers = {"text": self.text_loss_tracker, "retrieval": self.retrieval_loss_tracker,
-                    "rating": self.rating_loss_tracker}
+                    "rating": self.rating_loss_tracker, "penalty": self.penalty_tracker}
         total = tf.constant(0.0)
         for name, per_example in terms.items():
             trackers[name].update_state(local_mean(per_example))

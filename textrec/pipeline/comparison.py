@@ -108,9 +108,11 @@ def scorer(name: str, text: FitText):
 
 
 def max_epochs(recipe_) -> int:
-    """The most epochs a selection runs: the settings' ``epochs()`` (the sequence model's
-    ``max_epochs``; lessons 04-05's training epochs)."""
-    return int(recipe_.settings.epochs())
+    """The most epochs a selection runs: the sequence model's ``epochs()`` (its ``max_epochs``
+    scaled with the profile); lessons 04-05's ``max_epochs`` (the cap of their early stopping;
+    their ``epochs`` is the count trained when nothing is selected)."""
+    settings = recipe_.settings
+    return int(settings.epochs() if callable(settings.epochs) else settings.max_epochs)
 
 
 def select_epochs(name: str, text: FitText, targets, exclude, seed: int = config.SEED,

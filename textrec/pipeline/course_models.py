@@ -4,8 +4,9 @@ so they can be evaluated beside the baselines.
 * :func:`text_only_model`: lesson 03's text-only recommender (interest vectors . item text
   vectors) fitted on the TRAIN reviews, or on train + validation for the refit;
 * :func:`text_only_scores`: its scores, users without usable text falling back to popularity;
-* :func:`two_tower_scores`: lesson 04's text-aware two-tower (``models.two_tower_recipe``: id
-  embeddings and text vectors in both towers, in-batch softmax with the log-Q correction).
+* :func:`two_tower_fit` / :func:`two_tower_scores`: lesson 04's text-aware two-tower
+  (``models.two_tower_recipe``: id embeddings and text vectors in both towers, in-batch softmax
+  with the log-Q correction, epochs chosen on validation NDCG@10).
 
 They import TensorFlow (through the encoder and the towers); the rest of
 ``textrec.evaluation`` does not.
@@ -51,26 +52,39 @@ def text_only_scores(model, data: InteractionData, fit: str = "train") -> np.nda
     return model.scores(fallback=popularity / max(popularity.max(), 1.0))
 
 
-def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
-                     epochs: int | None = None, batch_size: int | None = None,
-                     seed: int = config.SEED, **changes) -> np.ndarray:
+def two_tower_fit(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
+                  epochs: int | None = None, seed: int = config.SEED,
+                  **changes) -> tuple[np.ndarray, int]:
     """Train lesson 04's text-aware two-tower (``models.two_tower_recipe`` with the profile's
-    ``models.TWO_TOWER_SETTINGS``) on the interactions of ``fit`` and score every user
-    against every item: float32 [n users, n items].
+    ``models.TWO_TOWER_SETTINGS``) on the interactions of ``fit`` and score every user against
+    every item: ``(scores float32 [n users, n items], epochs trained)``.
 
     ``user_vectors`` / ``item_vectors``: text vectors by id (e.g. the text-only model's
-    ``users`` and ``items``, any form of :mod:`textrec.models.text_table`). ``epochs`` and
-    ``batch_size`` default to the active profile's (a third of lesson 04's epochs: the
-    evaluation lesson trains it several times); ``changes`` replace single settings (e.g.
-    ``temperature=0.1``).
+    ``users`` and ``items``, any form of :mod:`textrec.models.text_table`). Epochs: ``epochs``
+    when given; else, fitted on train, early stopping on the validation NDCG@10
+    (``recipe.fit(stop_on=evaluation.validation_ndcg(...))``); refitted on train + validation,
+    the settings' ``epochs`` (pass the epochs the train fit chose instead, as lesson 06 does).
+    ``changes`` replace single settings (e.g. ``use_text=False``).
     """
-    from textrec import models
+    from textrec import evaluation, models
 
     frame = fit_frame(data, fit)
     users = [str(u) for u in data.user_ids]
     items = [str(i) for i in data.item_ids]
     recipe = models.two_tower_recipe(user_vectors, item_vectors, frame, user_ids=users,
                                      item_ids=items, **changes)
-    epochs = epochs or config.get_profile().epochs
-    model = recipe.fit(epochs=epochs, batch_size=batch_size, seed=seed).model
-    return models.score_matrix(model.query_model, model.candidate_model, users, items)
+    stop_on = None
+    if fit == "train" and epochs is None:
+        stop_on = evaluation.validation_ndcg(data.split, users, items,
+                                             models.tower_scores(users, items))
+    history = recipe.fit(epochs=epochs, seed=seed, stop_on=stop_on)
+    model = history.model
+    return (models.score_matrix(model.query_model, model.candidate_model, users, items),
+            history.best_epoch)
+
+
+def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
+                     epochs: int | None = None, seed: int = config.SEED,
+                     **changes) -> np.ndarray:
+    """The scores of :func:`two_tower_fit`: float32 [n users, n items]."""
+    return two_tower_fit(data, user_vectors, item_vectors, fit, epochs, seed, **changes)[0]
