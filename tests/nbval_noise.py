@@ -14,17 +14,25 @@ import pytest
 from textrec._logging import OUTPUT_NOISE
 
 
+def output_text(output) -> str | None:
+    """The text a learner reads in one nbformat output (a stream, or a result's plain text);
+    None for other outputs (images, errors)."""
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+    elif output.get("output_type") in ("display_data", "execute_result"):
+        text = output.get("data", {}).get("text/plain", "")
+    else:
+        return None
+    return "".join(text) if isinstance(text, list) else text
+
+
 def noise_in_outputs(outputs) -> list[str]:
     """The lines of ``outputs`` (nbformat output dicts) that match a noise pattern."""
     found = []
     for output in outputs or []:
-        if output.get("output_type") == "stream":
-            text = output.get("text", "")
-        elif output.get("output_type") in ("display_data", "execute_result"):
-            text = output.get("data", {}).get("text/plain", "")
-        else:
+        text = output_text(output)
+        if text is None:
             continue
-        text = "".join(text) if isinstance(text, list) else text
         for line in text.splitlines():
             if any(pattern.search(line) for pattern in OUTPUT_NOISE):
                 found.append(f"{output.get('name', output.get('output_type'))}: {line[:160]}")

@@ -16,6 +16,7 @@ from queue import Empty
 import pytest
 
 from tests import lesson_readings
+from tests.nbval_noise import output_text
 
 _printed: dict[str, list[str]] = {}
 
@@ -28,16 +29,7 @@ def _lesson(item) -> str | None:
 
 
 def _text(outputs) -> str:
-    parts = []
-    for output in outputs or []:
-        if output.get("output_type") == "stream":
-            text = output.get("text", "")
-        elif output.get("output_type") in ("display_data", "execute_result"):
-            text = output.get("data", {}).get("text/plain", "")
-        else:
-            continue
-        parts.append("".join(text) if isinstance(text, list) else text)
-    return "".join(parts)
+    return "".join(text for text in map(output_text, outputs or []) if text is not None)
 
 
 def _evaluate(kernel, code: str, timeout: float = 120) -> str:
