@@ -71,3 +71,19 @@ def build_trained_export(folder: Path, max_length: int = 64) -> TrainedExport:
                                      data_name="synthetic test world")
     info = export.export_recommender(parts, folder, settings)
     return TrainedExport(model, embedder, train, review_vectors, user_text, item_text, info, KEY)
+
+
+def post_predict(server, body, timeout: float) -> tuple:
+    """(status, parsed JSON) of one :predict request to a running ``textrec serve``
+    (``server.url``), an error status included."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(server.url + "/v1/models/textrec:predict",
+                                     data=json.dumps(body).encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())

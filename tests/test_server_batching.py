@@ -11,13 +11,10 @@ CPU's kernels may round a float's last bits differently for another batch size).
 
 import concurrent.futures
 import contextlib
-import json
 import os
 import shutil
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -25,6 +22,7 @@ import pytest
 from textrec import cli
 from textrec.export import server as server_module
 from textrec.export.server import batching
+from tests.export_support import post_predict
 
 PREDICT = "/v1/models/textrec:predict"
 TIMEOUT = 60          # seconds: sockets, waits, the requests' queue_timeout in these tests
@@ -58,14 +56,7 @@ def users(trained_export):
 
 
 def post(server, body) -> tuple:
-    """(status, parsed JSON) of one :predict request."""
-    request = urllib.request.Request(server.url + PREDICT, data=json.dumps(body).encode(),
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+    return post_predict(server, body, TIMEOUT)
 
 
 def assert_same_answer(got, expected, where="answer"):

@@ -8,11 +8,8 @@ with the compiled path's answers (a copy of the export loaded apart, every shape
 demand): the same top k, scores to 1e-4.
 """
 
-import json
 import shutil
 import threading
-import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -20,6 +17,7 @@ import pytest
 from textrec import export
 from textrec.export import server as server_module
 from textrec.export.server import warmup
+from tests.export_support import post_predict
 
 pytestmark = pytest.mark.slow  # the shared trained-export fixture trains and exports a model
 
@@ -29,14 +27,8 @@ SHORT = ["bright strings that stay in tune", "this pedal hums"]
 LONG = "the case is sturdy and the latches close well, " * 12     # past 64 tokens: cut to 64
 
 
-def post(handle, body) -> tuple:
-    request = urllib.request.Request(handle.url + PREDICT, data=json.dumps(body).encode(),
-                                     method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+def post(server, body) -> tuple:
+    return post_predict(server, body, TIMEOUT)
 
 
 def text_request(texts, k=5):
