@@ -41,6 +41,11 @@ from common import git_revision, machine, markdown_table, real_data_path
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
+def two_digits(value) -> float:
+    """``value`` to two significant digits (2.1e-07)."""
+    return float(f"{float(value):.2g}")
+
+
 def load() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -85,10 +90,10 @@ def part_beam(data: Path, work: Path) -> dict:
         rows.append({"engine": "Beam job (FnApiRunner)", "workers": workers,
                      "seconds": round(seconds, 1), "load before": start_load,
                      "load after": load(), "same ids": bool(same_ids),
-                     "max review vector diff": float(np.abs(
-                         got.reviews.vectors - reference.reviews.vectors).max()),
-                     "max user vector diff": float(np.abs(
-                         got.users.vectors - reference.users.vectors).max())})
+                     "max review vector diff": two_digits(
+                         np.abs(got.reviews.vectors - reference.reviews.vectors).max()),
+                     "max user vector diff": two_digits(
+                         np.abs(got.users.vectors - reference.users.vectors).max())})
     base = rows[0]["seconds"]
     for row in rows:
         row["x in-process"] = round(row["seconds"] / base, 2)
@@ -195,14 +200,18 @@ def read_manifest(folder: Path) -> dict:
 
 
 def write_markdown(results: dict) -> str:
+    def measured(part: dict) -> str:
+        when = part.get("measured") or results
+        return f"Measured {when['date']} on {when['machine']} (git {when['git']})."
+
     lines = ["# Lesson 11 at full size: Beam embedding, two workers, a million-item index", "",
-             f"Measured {results['date']} on {results['machine']} (git {results['git']}), "
-             "shared with other sessions: every time is one run, with the 1-minute load "
-             "average before and after it. Written by `benchmarks/scale_benchmark.py` "
-             "(`scale.json` beside this file holds the same numbers).", ""]
+             "Every time is one run on a machine that may be shared, with the 1-minute load "
+             "average before and after it; each part names when and where it was measured. "
+             "Written by `benchmarks/scale_benchmark.py` (`scale.json` beside this file holds the "
+             "same numbers).", ""]
     beam = results.get("beam")
     if beam:
-        lines += ["## Embedding as a Beam job", "",
+        lines += ["## Embedding as a Beam job", "", measured(beam), "",
                   f"{beam['reviews']:,} reviews and {beam['users']:,} users of the real data "
                   f"({beam['source']}), "
                   "cleaned, scrubbed and embedded in this process, then by the Beam job "
@@ -211,25 +220,27 @@ def write_markdown(results: dict) -> str:
                   "", markdown_table(beam["rows"], list(beam["rows"][1])), ""]
         lines += [f"- {aim}: **{'met' if ok else 'not met'}**" for aim, ok in beam["aims"].items()]
         lines += [f"- not measured: {note}" for note in beam.get("not measured", [])]
+        lines += [f"- note: {note}" for note in beam.get("notes", [])]
         lines.append("")
     workers = results.get("workers")
     if workers and not workers.get("rows"):
-        lines += ["## Training on two workers", ""]
+        lines += ["## Training on two workers", "", measured(workers), ""]
         lines += [f"- {kind}: {note}" for kind in ("not measured", "measured instead")
                   for note in workers.get(kind, [])]
         lines.append("")
     elif workers:
-        lines += ["## Training on two workers", "",
+        lines += ["## Training on two workers", "", measured(workers), "",
                   f"Lesson 04's two-tower recipe on {workers['data']}, validation NDCG@10 "
                   "(full ranking) with its 95% bootstrap interval.", "",
                   markdown_table(workers["rows"], list(workers["rows"][0])), ""]
         lines += [f"- {aim}: **{'met' if ok else 'not met'}**"
                   for aim, ok in workers["aims"].items()]
+        lines += [f"- note: {note}" for note in workers.get("notes", [])]
         lines.append("")
     found = results.get("ann")
     if found:
         build = found["build"]
-        lines += ["## Approximate retrieval over a synthetic catalogue", "",
+        lines += ["## Approximate retrieval over a synthetic catalogue", "", measured(found), "",
                   f"{found['items']:,} items x {found['dim']} dims around real review vectors "
                   f"({found['anchors from']}); the users' interest vectors as queries "
                   f"(recall over all of them, latency the median of {found['timed queries']} "
@@ -277,11 +288,15 @@ def main() -> None:
     results.update({"date": dt.date.today().isoformat(), "machine": machine(),
                     "git": git_revision(), "data": data.name})
     parts = args.parts.split(",")
+    # Each part keeps when, where and at which commit it was measured: a later run of other
+    # parts leaves it as it was.
+    stamp = {key: results[key] for key in ("date", "machine", "git")}
     if "beam" in parts:
-        results["beam"] = part_beam(first_reviews(data, args.reviews, work), work)
+        results["beam"] = {**part_beam(first_reviews(data, args.reviews, work), work),
+                           "measured": stamp}
         path.write_text(json.dumps(results, indent=2))
     if "workers" in parts:
-        results["workers"] = part_workers(data, work, args.epochs)
+        results["workers"] = {**part_workers(data, work, args.epochs), "measured": stamp}
         path.write_text(json.dumps(results, indent=2))
     if "ann" in parts:
         vectors = Path(args.vectors) if args.vectors else work / "in-process"
@@ -296,6 +311,7 @@ def main() -> None:
         results["ann"]["anchors from"] = (f"{results['ann'].pop('anchors')} review vectors and "
                                           f"{results['ann']['queries']} user interest vectors of "
                                           f"{', '.join(read_manifest(vectors)['files'])}")
+        results["ann"]["measured"] = stamp
     path.write_text(json.dumps(results, indent=2))
     (out / "scale.md").write_text(write_markdown(results))
     print(write_markdown(results))
