@@ -848,6 +848,70 @@ def test_user_cf_scores_check():
     fails_with(check, user_cf("negative"), "similarity above 0")
 
 
+def ranking_mf(mistake=None):
+    """ranking_mf_loss, right (None) or with one typical mistake."""
+    def ranking_mf_loss(p, q, b, users, items, l2):
+        pu, qi, bi = p[users], q[items], b[items]
+        if mistake in ("batch", "distinct"):  # softmax over the batch's items only
+            columns = items if mistake == "batch" else np.unique(items)
+            scores = pu @ q[columns].T + b[columns]
+            targets = (np.arange(len(items)) if mistake == "batch"
+                       else np.searchsorted(columns, items))
+        else:
+            scores = pu @ q.T + (0.0 if mistake == "no bias" else b)
+            targets = items
+        if mistake == "naive":
+            log_sum = np.log(np.exp(scores).sum(axis=1))
+        else:
+            top = scores.max(axis=1, keepdims=True)
+            log_sum = top[:, 0] + np.log(np.exp(scores - top).sum(axis=1))
+        cross_entropy = log_sum - scores[np.arange(len(items)), targets]
+        penalty = {"no penalty": 0.0, "no bias penalty": np.sum(pu ** 2, 1) + np.sum(qi ** 2, 1),
+                   "every item": np.sum(pu ** 2, 1) + np.sum(q ** 2) + np.sum(b ** 2)}.get(
+            mistake, np.sum(pu ** 2, 1) + np.sum(qi ** 2, 1) + bi ** 2)
+        losses = cross_entropy + l2 * penalty
+        if mistake == "tables":  # the whole tables' penalty, once per batch
+            return float(np.mean(cross_entropy) + l2 * (np.sum(p ** 2) + np.sum(q ** 2)
+                                                        + np.sum(b ** 2)))
+        if mistake == "per pair":
+            return losses
+        return float(np.sum(losses) if mistake == "sum" else np.mean(losses))
+    return ranking_mf_loss
+
+
+def test_ranking_mf_loss_check():
+    from textrec.grading.joint_loss import RANKING_CASES, reference_ranking_mf_loss
+
+    for *inputs, by_hand in RANKING_CASES:  # the package's model agrees with the hand values
+        assert reference_ranking_mf_loss(*inputs) == pytest.approx(by_hand, rel=1e-6)
+    check = grading.check_ranking_mf_loss
+    check(reference_ranking_mf_loss)
+    check(ranking_mf())
+    fails_with(check, ranking_mf("no penalty"), "add the L2 penalty")
+    fails_with(check, ranking_mf("every item"), "not on every item of the catalogue")
+    fails_with(check, ranking_mf("no bias penalty"), "the penalty includes the item bias too")
+    fails_with(check, ranking_mf("no bias"), "add the item bias b_j to every score")
+    fails_with(check, ranking_mf("sum"), "take their mean over the batch")
+    fails_with(check, ranking_mf("batch"), "the softmax runs over the whole catalogue")
+    fails_with(check, ranking_mf("distinct"), "the softmax runs over the whole catalogue")
+    fails_with(check, ranking_mf("per pair"), "return one number, the batch mean, got shape [2]")
+    with np.errstate(over="ignore", invalid="ignore"):
+        fails_with(check, ranking_mf("naive"), "example 2 (large scores): the loss is")
+        fails_with(check, ranking_mf("naive"), "np.exp overflowed")
+    fails_with(check, ranking_mf("tables"), "not on the whole tables")
+    fails_with(check, lambda *args: None, "returned None")
+    fails_with(check, lambda *args: float("nan"), "example 1: the loss is nan: it must be a finite")
+
+    def changes_its_inputs(p, q, b, users, items, l2):
+        loss = ranking_mf()(p, q, b, users, items, l2)
+        p *= 0.0
+        b += 5.0
+        items[:] = 0
+        return loss
+
+    check(changes_its_inputs)  # each call gets copies: the expected values do not move
+
+
 # ------------------------------------------------------------------- lesson 08: deployment
 
 def test_frame_token_ids_check():

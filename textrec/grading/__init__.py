@@ -45,6 +45,7 @@ from textrec.grading.interest_vectors import (
 from textrec.grading.joint_loss import (
     check_joint_loss,
     check_predict_ratings,
+    check_ranking_mf_loss,
     check_user_cf_scores,
 )
 from textrec.grading.privacy_dp_sgd import (
@@ -96,6 +97,7 @@ __all__ = [
     "check_ndcg_at_k",
     "check_noisy_clipped_sum",
     "check_predict_ratings",
+    "check_ranking_mf_loss",
     "check_random_deletion",
     "check_recency_interest_vector",
     "check_recommend_top_k",

@@ -33,6 +33,10 @@ _REFERENCES: dict[tuple[str, int], tuple[str, ...]] = {
     ("05_collaborative_filtering_joint_loss", 3): (
         "textrec.models.neighbours.neighbour_weights", "textrec.models.neighbours.neighbour_scores",
         "textrec.grading.joint_loss.reference_user_cf_scores"),
+    ("05_collaborative_filtering_joint_loss", 4): (
+        "textrec.models.factorization.ImplicitMatrixFactorization.compute_loss",
+        "textrec.models.factorization.ImplicitMatrixFactorization._softmax_losses",
+        "textrec.grading.joint_loss.reference_ranking_mf_loss"),
     ("06_evaluation", 1): ("textrec.models.item_based.ease_weights",
                            "textrec.grading.evaluation_lesson.reference_ease_weights"),
     ("06_evaluation", 2): ("textrec.evaluation.uncertainty.bootstrap_ci",
