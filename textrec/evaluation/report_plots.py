@@ -8,26 +8,29 @@ import numpy as np
 
 def plot_bars(results, metric: str = "ndcg@10", part: str = "test", fit: str = "train",
               slices=("all", "cold"), ax=None, **bootstrap):
-    """Grouped bars: one group per model, one bar per slice, with the interval as error bar."""
+    """Grouped horizontal bars: one group per model (its name on the left, read without
+    turning the head, however many models there are), one bar per slice, with the interval as
+    error bar."""
     import matplotlib.pyplot as plt
 
     tidy = results.summary((metric,), part, (fit,), slices, **bootstrap)
     models = list(dict.fromkeys(tidy["model"]))
     if ax is None:
-        _, ax = plt.subplots(figsize=(min(11.0, max(6.0, 0.45 * len(models) * len(slices))), 3.8))
-    width = 0.8 / len(slices)
+        _, ax = plt.subplots(figsize=(8.0, max(3.2, 0.22 * len(models) * len(slices) + 1.2)))
+    height = 0.8 / len(slices)
     positions = np.arange(len(models))
     for offset, name in enumerate(slices):
         rows = tidy[tidy["slice"] == name].set_index("model").reindex(models)
         errors = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
         n = int(rows["n_users"].max()) if rows["n_users"].notna().any() else 0
-        ax.bar(positions + (offset - (len(slices) - 1) / 2) * width, rows["mean"], width,
-               yerr=errors, capsize=3, label=f"{name} ({n} users)")
-    ax.set_xticks(positions, models, rotation=40, ha="right")  # long names must not overlap
+        ax.barh(positions + (offset - (len(slices) - 1) / 2) * height, rows["mean"], height,
+                xerr=errors, capsize=3, label=f"{name} ({n} users)")
+    ax.set_yticks(positions, models)
+    ax.invert_yaxis()                      # the first model on top, as in the results table
     confidence = int(100 * bootstrap.get("confidence", 0.95))
-    ax.set(ylabel=metric,
+    ax.set(xlabel=metric, ylabel="model",
            title=f"{metric} on {part} (fit on {fit}), {confidence}% bootstrap intervals")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     return ax
 
 

@@ -6,7 +6,8 @@ so they can be evaluated beside the baselines.
 * :func:`text_only_scores`: its scores, users without usable text falling back to popularity;
 * :func:`two_tower_fit` / :func:`two_tower_scores`: lesson 04's text-aware two-tower
   (``models.two_tower_recipe``: id embeddings and text vectors in both towers, in-batch softmax
-  with the log-Q correction, epochs chosen on validation NDCG@10).
+  with the log-Q correction, epochs chosen on validation NDCG@10);
+* :func:`matrix_factorization_fit`: lesson 05's matrix factorisation trained to rank, the same way.
 
 They import TensorFlow (through the encoder and the towers); the rest of
 ``textrec.evaluation`` does not.
@@ -52,6 +53,23 @@ def text_only_scores(model, data: InteractionData, fit: str = "train") -> np.nda
     return model.scores(fallback=popularity / max(popularity.max(), 1.0))
 
 
+def _fit_and_score(recipe, data: InteractionData, fit: str, epochs: int | None,
+                   seed: int) -> tuple[np.ndarray, int]:
+    """Train ``recipe`` (early stopping on the validation NDCG@10 when fitted on train without
+    ``epochs``) and score every user of ``data`` against every item."""
+    from textrec import evaluation, models
+
+    users, items = [str(u) for u in data.user_ids], [str(i) for i in data.item_ids]
+    stop_on = None
+    if fit == "train" and epochs is None:
+        stop_on = evaluation.validation_ndcg(data.split, users, items,
+                                             models.tower_scores(users, items))
+    history = recipe.fit(epochs=epochs, seed=seed, stop_on=stop_on)
+    model = history.model
+    return (models.score_matrix(model.query_model, model.candidate_model, users, items),
+            history.best_epoch)
+
+
 def two_tower_fit(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
                   epochs: int | None = None, seed: int = config.SEED,
                   **changes) -> tuple[np.ndarray, int]:
@@ -66,21 +84,28 @@ def two_tower_fit(data: InteractionData, user_vectors, item_vectors, fit: str = 
     the settings' ``epochs`` (pass the epochs the train fit chose instead, as lesson 06 does).
     ``changes`` replace single settings (e.g. ``use_text=False``).
     """
-    from textrec import evaluation, models
+    from textrec import models
 
-    frame = fit_frame(data, fit)
-    users = [str(u) for u in data.user_ids]
-    items = [str(i) for i in data.item_ids]
-    recipe = models.two_tower_recipe(user_vectors, item_vectors, frame, user_ids=users,
-                                     item_ids=items, **changes)
-    stop_on = None
-    if fit == "train" and epochs is None:
-        stop_on = evaluation.validation_ndcg(data.split, users, items,
-                                             models.tower_scores(users, items))
-    history = recipe.fit(epochs=epochs, seed=seed, stop_on=stop_on)
-    model = history.model
-    return (models.score_matrix(model.query_model, model.candidate_model, users, items),
-            history.best_epoch)
+    recipe = models.two_tower_recipe(user_vectors, item_vectors, fit_frame(data, fit),
+                                     user_ids=[str(u) for u in data.user_ids],
+                                     item_ids=[str(i) for i in data.item_ids], **changes)
+    return _fit_and_score(recipe, data, fit, epochs, seed)
+
+
+def matrix_factorization_fit(data: InteractionData, fit: str = "train",
+                             epochs: int | None = None, seed: int = config.SEED,
+                             **changes) -> tuple[np.ndarray, int]:
+    """Lesson 05's matrix factorisation trained to rank (``models.matrix_factorization_recipe``
+    with the profile's ``models.MF_SETTINGS``: a softmax over the catalogue, item bias, L2) on
+    the interactions of ``fit``, scored like :func:`two_tower_fit` (the same epoch rule):
+    ``(scores float32 [n users, n items], epochs trained)``."""
+    from textrec import models
+
+    recipe = models.matrix_factorization_recipe(fit_frame(data, fit),
+                                                user_ids=[str(u) for u in data.user_ids],
+                                                item_ids=[str(i) for i in data.item_ids],
+                                                **changes)
+    return _fit_and_score(recipe, data, fit, epochs, seed)
 
 
 def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
