@@ -79,6 +79,20 @@ LESSONS = {
         values={"best baseline": ("best_baseline", "{}"),
                 "course model vs best baseline": ("paired['difference'].iloc[0]", "{:+.4f}")},
         other_input={"DATA": World(50, 24, 400, seed=1), "N_BOOTSTRAP": 200}),
+    "04_two_tower_retrieval": Lesson(
+        values={"text-aware vs id-only": (
+                    "paired_tests['text-aware two-tower vs id-only two-tower, all users']"
+                    "['difference']", "{:+.4f}"),
+                "largest part of the scores": ("largest", "is the {}")},
+        other_input={"DATA": World(50, 24, 400, seed=1)}),
+    "05_collaborative_filtering_joint_loss": Lesson(
+        values={"MF trained to rank vs on stars": ("mf_tests['MF trained to rank vs MF on stars']"
+                                                   "['difference']", "{:+.4f}"),
+                "adding retrieval to rating only": ("readings['NDCG@10 change'].iloc[0]",
+                                                    "{:+.4f}"),
+                "weightings below the mean's RMSE": ("len(below_mean)", "({} of"),
+                "second encoder vs frozen": ("comparison['NDCG@10 change'].iloc[1]", "{:+.4f}")},
+        other_input={"DATA": World(50, 24, 400, seed=1)}),
 }
 
 

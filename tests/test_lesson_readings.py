@@ -22,7 +22,7 @@ lessons here on both inputs and also checks that the two runs' readings differ:
 
     TEXTREC_READINGS=all .venv/bin/python -m pytest tests/test_lesson_readings.py
 
-To add a lesson (04, 05, 10, 11): tag its reading cells ``reading``, then give it an entry in
+To add a lesson (10, 11): tag its reading cells ``reading``, then give it an entry in
 ``LESSONS`` (the values its readings print, and a second input).
 """
 
