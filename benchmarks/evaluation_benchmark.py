@@ -6,16 +6,17 @@
 
 Protocol: chronological leave-last-out (``--protocol ratio`` for the per-user 80/10/10 split),
 full ranking over all items with seen items masked (on test the validation item too), top 10.
-Hyper-parameters are chosen on validation (grids in ``textrec.evaluation``; the two-tower's
-number of epochs from ``--two-tower-epochs``), then test is reported for the fit on train and
-for a refit on train + validation with the chosen values. Cells are means over users with 95%
-percentile-bootstrap intervals (1,000 resamples of the users, seed 0).
+Hyper-parameters are chosen on validation (grids in ``textrec.evaluation``; the neural models'
+epochs by early stopping on validation NDCG@10, as lesson 06 does), then test is reported for
+the fit on train and for a refit on train + validation with the chosen values. Cells are means
+over users with 95% percentile-bootstrap intervals (1,000 resamples of the users, seed 0).
 
 Models: most popular, item-kNN, EASE, ALS and BPR from ``implicit`` (when installed), the
-text-only recommender (lesson 03) and the text-aware two-tower (lesson 04). "fit s" is the wall
-time to fit (for the text models: embedding the reviews, from the on-disk cache when warm, plus
-fitting; the grid search is not included); "evaluate s" is scoring every user against every
-item plus computing every metric. Writes
+text-only recommender (lesson 03), the text-aware two-tower (lesson 04) and matrix
+factorisation trained to rank (lesson 05), the last two from their package recipes. "fit s" is
+the wall time to fit (for the text models: embedding the reviews, from the on-disk cache when
+warm, plus fitting; the grid search is not included); "evaluate s" is scoring every user against
+every item plus computing every metric. Writes
 ``benchmarks/results/evaluation_<synthetic|real|data-NAME>.md`` and the per-user results as JSON
 in the reports folder.
 """
@@ -36,9 +37,10 @@ RESULTS = Path(__file__).resolve().parent / "results"
 METRICS = ("ndcg@10", "hr@10")
 
 
-def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: bool) -> dict:
-    """Add the text-only and two-tower runs; returns their chosen settings."""
-    from textrec import evaluation
+def _text_models(evaluator, data, interactions, with_neural: bool) -> dict:
+    """Add the text-only runs and, as lesson 06 does, the two-tower and matrix factorisation
+    trained to rank (each fitted on train with early stopping on validation NDCG@10, refitted
+    on train + validation for the epochs chosen); returns their chosen epochs."""
     from textrec.pipeline import course_models
     from textrec.text import TextEmbedder
 
@@ -57,25 +59,23 @@ def _text_models(evaluator, data, interactions, epochs_grid, with_two_tower: boo
             evaluator.add("text-only", scores, part, fit, {"method": "mean"}, seconds,
                           score_seconds)
         vectors[fit] = model
-    if not with_two_tower:
+    if not with_neural:
         return chosen
-    best, validation = None, {}
-    for epochs in epochs_grid:  # the number of epochs, chosen on validation
-        scores = course_models.two_tower_scores(interactions, vectors["train"].users,
-                                                vectors["train"].items, epochs=epochs)
-        validation[epochs] = evaluation.ranking_metrics(
-            scores, interactions.targets("validation"),
-            interactions.exclude("validation"))["ndcg@10"]
-        best = epochs if best is None or validation[epochs] > validation[best] else best
-    chosen["two-tower epochs (validation ndcg@10)"] = {e: round(v, 4)
-                                                       for e, v in validation.items()}
-    for fit in ("train", "train+validation"):
-        start = time.perf_counter()
-        scores = course_models.two_tower_scores(interactions, vectors[fit].users,
-                                                vectors[fit].items, fit=fit, epochs=best)
-        seconds = time.perf_counter() - start
-        for part in (("validation", "test") if fit == "train" else ("test",)):
-            evaluator.add("two-tower (text)", scores, part, fit, {"epochs": best}, seconds)
+    neural = {
+        "two-tower (text)": lambda fit, epochs: course_models.two_tower_fit(
+            interactions, vectors[fit].users, vectors[fit].items, fit=fit, epochs=epochs),
+        "MF (trained to rank)": lambda fit, epochs: course_models.matrix_factorization_fit(
+            interactions, fit=fit, epochs=epochs),
+    }
+    for name, fit_and_score in neural.items():
+        epochs = None  # on train: early stopping on validation NDCG@10; the refit reuses them
+        for fit in ("train", "train+validation"):
+            start = time.perf_counter()
+            scores, epochs = fit_and_score(fit, epochs)
+            seconds = time.perf_counter() - start
+            for part in (("validation", "test") if fit == "train" else ("test",)):
+                evaluator.add(name, scores, part, fit, {"epochs": epochs}, seconds)
+        chosen[f"{name} epochs (early stopping on validation ndcg@10)"] = epochs
     return chosen
 
 
@@ -140,8 +140,8 @@ def main() -> None:
     parser.add_argument("--profile", default=None,
                         help="quick or full (default: TEXTREC_PROFILE / auto)")
     parser.add_argument("--protocol", default="leave-last-out", choices=("leave-last-out", "ratio"))
-    parser.add_argument("--two-tower-epochs", type=int, nargs="+", default=[2, 3, 5])
-    parser.add_argument("--no-two-tower", action="store_true")
+    parser.add_argument("--no-neural", action="store_true",
+                        help="skip the two-tower and matrix factorisation (the slow part)")
     parser.add_argument("--bootstrap", type=int, default=1000)
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args()
@@ -155,8 +155,7 @@ def main() -> None:
     data = prepare_data(source, profile=args.profile, protocol=args.protocol)
     interactions = evaluation.InteractionData.from_split(data.split)
     evaluator = evaluation.Evaluator(interactions)
-    chosen = _text_models(evaluator, data, interactions, args.two_tower_epochs,
-                          not args.no_two_tower)
+    chosen = _text_models(evaluator, data, interactions, not args.no_neural)
     _baselines(evaluator)
     results = evaluator.results
     results.notes.update({"source": data.name, "command": sys.argv, "date": str(dt.date.today())})
