@@ -279,16 +279,16 @@ def probe(server, post, text_body: bytes, seconds: float, log: Path) -> dict:
     deadline = time.perf_counter() + seconds
     texts = ["warm tone", "the bridge rattles at high volume and the tuners slip",
              "great strings " * 12, "a cheap capo that works"]
-    number = 0
+    number, line = 0, None
     while time.perf_counter() < deadline:
-        done = "compiled for" in server.log_tail(100_000)
+        if line is None:   # once said, it stays said (the log's tail moves on with requests)
+            line = next((text for text in server.log_tail(100_000).splitlines()
+                         if "compiled for" in text), None)
         data = text_body.replace(b"warm tone, stays in tune", texts[number % 4].encode())
         status, ms, _ = post(server.port, PREDICT, data)
         if status == "200":
-            (after if done else during).append(ms)
+            (after if line is not None else during).append(ms)
         number += 1
-    line = next((line for line in server.log_tail(100_000).splitlines()
-                 if "compiled for" in line), None)
 
     def figures(values):
         values = sorted(values)
