@@ -6,7 +6,7 @@
 
 Protocol: chronological leave-last-out (``--protocol ratio`` for the per-user 80/10/10 split),
 full ranking over all items with seen items masked (on test the validation item too), top 10.
-Hyper-parameters are chosen on validation (grids in ``textrec.evaluation``; the neural models'
+Hyper-parameters are chosen on validation (grids in ``textrec.models``; the neural models'
 epochs by early stopping on validation NDCG@10, as lesson 06 does), then test is reported for
 the fit on train and for a refit on train + validation with the chosen values. Cells are means
 over users with 95% percentile-bootstrap intervals (1,000 resamples of the users, seed 0).

@@ -53,13 +53,15 @@ def text_only_scores(model, data: InteractionData, fit: str = "train") -> np.nda
     return model.scores(fallback=popularity / max(popularity.max(), 1.0))
 
 
-def _fit_and_score(recipe, data: InteractionData, fit: str, epochs: int | None,
+def _fit_and_score(make_recipe, data: InteractionData, fit: str, epochs: int | None,
                    seed: int) -> tuple[np.ndarray, int]:
-    """Train ``recipe`` (early stopping on the validation NDCG@10 when fitted on train without
-    ``epochs``) and score every user of ``data`` against every item."""
+    """Build ``make_recipe(frame, user_ids, item_ids)`` on the reviews of ``fit``, train it
+    (early stopping on the validation NDCG@10 when fitted on train without ``epochs``) and
+    score every user of ``data`` against every item."""
     from textrec import evaluation, models
 
     users, items = [str(u) for u in data.user_ids], [str(i) for i in data.item_ids]
+    recipe = make_recipe(fit_frame(data, fit), users, items)
     stop_on = None
     if fit == "train" and epochs is None:
         stop_on = evaluation.validation_ndcg(data.split, users, items,
@@ -86,10 +88,10 @@ def two_tower_fit(data: InteractionData, user_vectors, item_vectors, fit: str = 
     """
     from textrec import models
 
-    recipe = models.two_tower_recipe(user_vectors, item_vectors, fit_frame(data, fit),
-                                     user_ids=[str(u) for u in data.user_ids],
-                                     item_ids=[str(i) for i in data.item_ids], **changes)
-    return _fit_and_score(recipe, data, fit, epochs, seed)
+    return _fit_and_score(
+        lambda frame, users, items: models.two_tower_recipe(
+            user_vectors, item_vectors, frame, user_ids=users, item_ids=items, **changes),
+        data, fit, epochs, seed)
 
 
 def matrix_factorization_fit(data: InteractionData, fit: str = "train",
@@ -101,11 +103,10 @@ def matrix_factorization_fit(data: InteractionData, fit: str = "train",
     ``(scores float32 [n users, n items], epochs trained)``."""
     from textrec import models
 
-    recipe = models.matrix_factorization_recipe(fit_frame(data, fit),
-                                                user_ids=[str(u) for u in data.user_ids],
-                                                item_ids=[str(i) for i in data.item_ids],
-                                                **changes)
-    return _fit_and_score(recipe, data, fit, epochs, seed)
+    return _fit_and_score(
+        lambda frame, users, items: models.matrix_factorization_recipe(
+            frame, user_ids=users, item_ids=items, **changes),
+        data, fit, epochs, seed)
 
 
 def two_tower_scores(data: InteractionData, user_vectors, item_vectors, fit: str = "train",
